@@ -1,0 +1,16 @@
+import { Command } from 'commander';
+import { registerCommands } from './commands.ts';
+
+/** Builds the `jitpool` command line; each subcommand lives in its own file and registers itself. */
+export function buildProgram(): Command {
+  const program = new Command('jitpool')
+    .description('Ephemeral, one-job GitHub Actions runners on compute you own.')
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: true });
+  registerCommands(program);
+  return program;
+}
+
+if (import.meta.main) {
+  await buildProgram().parseAsync(process.argv);
+}

@@ -1,0 +1,5 @@
+export * from './errors.ts';
+export * from './redact.ts';
+export * from './logger.ts';
+export * from './names.ts';
+export * from './clock.ts';
