@@ -47,6 +47,10 @@ const githubSchema = z
     apiUrl: z.url().default('https://api.github.com'),
     /** How jitpool authenticates. @default { kind: pat } */
     auth: z.discriminatedUnion('kind', [patAuth, appAuth]).default({ kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN', 'GH_PAT', 'GITHUB_TOKEN'] } }),
+    /** Mutating requests (JIT configs, deletes) in flight at once. @default 4 */
+    writeConcurrency: z.number().int().positive().max(64).default(4),
+    /** Least time between mutating requests; GitHub advises 1000 for bulk writes by one client. @default 0 */
+    writeMinIntervalMs: z.number().int().min(0).default(0),
   })
   .strict();
 
@@ -103,6 +107,8 @@ const poolSchema = z
     bootTimeoutSeconds: seconds.default(300),
     /** A busy runner past this is stopped (the one case a busy runner is killed). @default 7200 */
     jobTimeoutSeconds: seconds.default(7200),
+    /** An idle runner beyond demand is kept this long before scale-down (absorbs bursts). @default 30 */
+    idleGraceSeconds: z.number().int().min(0).default(30),
   })
   .strict()
   .refine((pool) => pool.minIdle <= pool.max, { message: 'minIdle must not exceed max', path: ['minIdle'] });
@@ -141,7 +147,12 @@ export const configSchema = z
   .object({
     /** Identifies this controller; every runner carries the label `jitpool-<id>`. @default default */
     controllerId: z.string().refine(isSafeControllerId, { message: 'a-z, 0-9 and -, 1-24 chars' }).default('default'),
-    github: githubSchema.default({ apiUrl: 'https://api.github.com', auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN', 'GH_PAT', 'GITHUB_TOKEN'] } } }),
+    github: githubSchema.default({
+      apiUrl: 'https://api.github.com',
+      auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN', 'GH_PAT', 'GITHUB_TOKEN'] } },
+      writeConcurrency: 4,
+      writeMinIntervalMs: 0,
+    }),
     webhook: webhookSchema.default({ enabled: true, path: '/webhook', secret: { env: ['JITPOOL_WEBHOOK_SECRET'] }, maxBodyBytes: 1024 * 1024 }),
     pools: z.array(poolSchema).min(1),
     store: storeSchema.default({ stateDir: './.state' }),

@@ -1,0 +1,228 @@
+import { controllerLabel, describeError, type Clock, type Logger } from '../core/index.ts';
+import { describeScope, type GitHubApi } from '../github/index.ts';
+import type { ComputeInfo } from '../providers/index.ts';
+import type { Store } from '../store/index.ts';
+import { Executor, type PoolRuntime } from './executor.ts';
+import { plan, type Action, type ObservedRegistration } from './plan.ts';
+
+/** Options of {@link Controller}. */
+export interface ControllerOptions {
+  controllerId: string;
+  store: Store;
+  github: GitHubApi;
+  pools: readonly PoolRuntime[];
+  logger: Logger;
+  clock: Clock;
+  /** Timer between reconciles when nothing happens. @default 15000 */
+  reconcileIntervalMs?: number;
+  /** How often a reconcile also compares the store with GitHub's runner lists. @default 60000 */
+  githubSyncIntervalMs?: number;
+  /** Actions in flight at once. @default 8 */
+  concurrency?: number;
+  /** A queued job this old while an idle runner waits is re-read from GitHub. @default 60000 */
+  staleJobMs?: number;
+}
+
+/** What one reconcile did. */
+export interface ReconcileResult {
+  actions: Action[];
+  syncedWithGitHub: boolean;
+  durationMs: number;
+}
+
+/**
+ * The level-based reconcile loop: events only say "look again" (`kick`), duplicates collapse
+ * into one pass, and each pass observes the store, the providers and sometimes GitHub, plans
+ * (pure) and dispatches. One loop decides.
+ */
+export class Controller {
+  readonly #options: ControllerOptions;
+  readonly #pools: Map<string, PoolRuntime>;
+  readonly #executor: Executor;
+  readonly #log: Logger;
+  #running: Promise<void> | null = null;
+  #dirty = false;
+  #syncRequested = true;
+  #lastSyncMs = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #unsubscribers: Array<() => void> = [];
+  #stopped = false;
+  #reconciles = 0;
+  #lastResult: ReconcileResult | null = null;
+
+  constructor(options: ControllerOptions) {
+    this.#options = options;
+    this.#pools = new Map(options.pools.map((pool) => [pool.name, pool]));
+    this.#log = options.logger.child({ component: 'controller' });
+    this.#executor = new Executor({
+      controllerId: options.controllerId,
+      store: options.store,
+      github: options.github,
+      pools: this.#pools,
+      logger: options.logger,
+      clock: options.clock,
+      concurrency: options.concurrency,
+      onSettled: () => this.kick('action settled'),
+    });
+  }
+
+  /** Pools by name. */
+  get pools(): ReadonlyMap<string, PoolRuntime> {
+    return this.#pools;
+  }
+
+  /** Launch health per pool (degraded pools back off). */
+  get health() {
+    return this.#executor.health;
+  }
+
+  /** Reconciles run so far and the last one's result. */
+  get stats(): { reconciles: number; last: ReconcileResult | null } {
+    return { reconciles: this.#reconciles, last: this.#lastResult };
+  }
+
+  /** Starts the loop: a first reconcile that also syncs with GitHub (startup repair), then timers. */
+  start(): void {
+    for (const pool of this.#pools.values()) {
+      this.#unsubscribers.push(pool.provider.onChange(() => this.kick('compute changed')));
+    }
+    this.#syncRequested = true;
+    this.kick('start');
+    this.#timer = setInterval(() => this.kick('timer'), this.#options.reconcileIntervalMs ?? 15_000);
+    this.#timer.unref();
+  }
+
+  /** Asks for a reconcile soon; calls made while one runs collapse into one more pass. */
+  kick(_reason: string): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#dirty = true;
+      return;
+    }
+    this.#running = this.#loop().finally(() => {
+      this.#running = null;
+    });
+  }
+
+  /** Asks the next reconcile to compare with GitHub too. */
+  requestGitHubSync(): void {
+    this.#syncRequested = true;
+    this.kick('github sync requested');
+  }
+
+  /** One reconcile now (for `jitpool reconcile --once`, tests and benchmarks). */
+  async reconcileOnce(options: { syncGitHub?: boolean; dryRun?: boolean } = {}): Promise<ReconcileResult> {
+    const started = performance.now();
+    const syncGitHub = options.syncGitHub ?? false;
+    const observed = await this.observe(syncGitHub);
+    const actions = plan(observed);
+    if (!options.dryRun) this.#executor.dispatch(actions);
+    this.#reconciles += 1;
+    const result = { actions, syncedWithGitHub: observed.registrations !== null, durationMs: performance.now() - started };
+    this.#lastResult = result;
+    if (actions.length > 0) this.#log.debug({ actions: summarize(actions) }, 'reconciled');
+    return result;
+  }
+
+  /** Reads the three views: compute first (so a launch racing this read is seen in the store). */
+  async observe(syncGitHub: boolean) {
+    const { store, clock } = this.#options;
+    const compute = await this.#listCompute();
+    const registrations = syncGitHub ? await this.#listRegistrations() : null;
+    return {
+      nowMs: clock.now(),
+      controllerLabel: controllerLabel(this.#options.controllerId),
+      pools: [...this.#pools.values()],
+      runners: store.listLiveRunners(),
+      openJobs: store.listOpenJobs(),
+      compute,
+      registrations,
+      inFlight: this.#executor.inFlight,
+      health: this.#executor.health,
+      staleJobMs: this.#options.staleJobMs ?? 60_000,
+    };
+  }
+
+  /** Resolves when dispatched actions have settled and no reconcile is running. */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 100; i += 1) {
+      await this.#running;
+      await this.#executor.onIdle();
+      if (!this.#running && this.#executor.inFlight.size === 0) return;
+    }
+  }
+
+  /**
+   * Stops the loop: no new launches, in-flight actions finish, busy runners keep running (they
+   * are found again at the next start). Resolves within `timeoutMs`.
+   */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    this.#stopped = true;
+    this.#executor.stopLaunching();
+    if (this.#timer) clearInterval(this.#timer);
+    for (const unsubscribe of this.#unsubscribers.splice(0)) unsubscribe();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      (async () => {
+        await this.#running;
+        await this.#executor.onIdle();
+      })(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#dirty = false;
+      const now = this.#options.clock.now();
+      const syncGitHub = this.#syncRequested || now - this.#lastSyncMs >= (this.#options.githubSyncIntervalMs ?? 60_000);
+      try {
+        const result = await this.reconcileOnce({ syncGitHub });
+        if (syncGitHub && result.syncedWithGitHub) {
+          this.#syncRequested = false;
+          this.#lastSyncMs = now;
+        }
+      } catch (err) {
+        this.#log.error({ err: describeError(err) }, 'reconcile failed');
+      }
+      // Yield so webhook requests and provider events interleave with reconciles.
+      await new Promise((resolve) => setImmediate(resolve));
+    } while (this.#dirty && !this.#stopped);
+  }
+
+  async #listCompute(): Promise<ComputeInfo[] | null> {
+    const seen = new Map<string, ComputeInfo>();
+    const providers = new Set([...this.#pools.values()].map((pool) => pool.provider));
+    try {
+      for (const provider of providers) for (const info of await provider.list()) seen.set(info.computeId, info);
+    } catch (err) {
+      this.#log.warn({ err: describeError(err) }, 'could not list compute; skipping compute repair this round');
+      return null;
+    }
+    return [...seen.values()];
+  }
+
+  async #listRegistrations(): Promise<ObservedRegistration[] | null> {
+    const out: ObservedRegistration[] = [];
+    const scopes = new Map<string, PoolRuntime>();
+    for (const pool of this.#pools.values()) scopes.set(describeScope(pool.scope), pool);
+    try {
+      for (const pool of scopes.values()) {
+        for (const runner of await this.#options.github.listRunners(pool.scope)) out.push({ pool: pool.name, runner });
+      }
+    } catch (err) {
+      this.#log.warn({ err: describeError(err) }, 'could not list GitHub runners; skipping registration repair this round');
+      return null;
+    }
+    return out;
+  }
+}
+
+function summarize(actions: readonly Action[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const action of actions) counts[action.kind] = (counts[action.kind] ?? 0) + 1;
+  return counts;
+}

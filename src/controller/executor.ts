@@ -1,0 +1,325 @@
+import { hostname } from 'node:os';
+import { backoffMs, controllerLabel, describeError, isJitpoolError, runnerName, shortId, type Clock, type Logger } from '../core/index.ts';
+import type { GitHubApi, GitHubScope } from '../github/index.ts';
+import type { Provider } from '../providers/index.ts';
+import type { RunnerRecord, Store } from '../store/index.ts';
+import { Limiter } from './limiter.ts';
+import type { Action, PoolHealth, PoolPlanSpec } from './plan.ts';
+
+/** A pool as the executor needs it: the plan spec plus where and how its runners are made. */
+export interface PoolRuntime extends PoolPlanSpec {
+  scope: GitHubScope;
+  runnerGroupId: number;
+  provider: Provider;
+}
+
+/** Options of {@link Executor}. */
+export interface ExecutorOptions {
+  controllerId: string;
+  store: Store;
+  github: GitHubApi;
+  pools: ReadonlyMap<string, PoolRuntime>;
+  logger: Logger;
+  clock: Clock;
+  /** Actions in flight at once. @default 8 */
+  concurrency?: number;
+  /** Called when an action changed something worth another look (a launch failed, a job refreshed). */
+  onSettled?: () => void;
+}
+
+const ACTOR = 'controller';
+/** After this many consecutive launch failures a pool is reported degraded. */
+export const DEGRADED_AFTER_FAILURES = 3;
+
+/**
+ * Performs the planner's actions with bounded concurrency. Every step persists its decision in
+ * the store before the side effect, so a crash at any line leaves a state the next reconcile
+ * finishes (see `plan`'s resume rules). An action that fails is retried by a later reconcile,
+ * after an exponential backoff with jitter per action key: never a hot loop.
+ */
+export class Executor {
+  readonly #options: ExecutorOptions;
+  readonly #limiter: Limiter;
+  readonly #inFlight = new Set<string>();
+  readonly #retryAt = new Map<string, { attempt: number; atMs: number }>();
+  readonly #health: Record<string, PoolHealth> = {};
+  #stopping = false;
+
+  constructor(options: ExecutorOptions) {
+    this.#options = options;
+    this.#limiter = new Limiter(options.concurrency ?? 8);
+  }
+
+  /** Runner ids (and other action keys) with an action running. */
+  get inFlight(): ReadonlySet<string> {
+    return this.#inFlight;
+  }
+
+  /** Launch health per pool. */
+  get health(): Readonly<Record<string, PoolHealth>> {
+    return this.#health;
+  }
+
+  /** Stops accepting launches (shutdown); other actions still run. */
+  stopLaunching(): void {
+    this.#stopping = true;
+  }
+
+  /** Resolves once every dispatched action has settled. */
+  onIdle(): Promise<void> {
+    return this.#limiter.onIdle();
+  }
+
+  /** Starts the actions. Launch decisions are persisted synchronously, before this returns. */
+  dispatch(actions: readonly Action[]): void {
+    const now = this.#options.clock.now();
+    for (const action of actions) {
+      if (action.kind === 'launch') {
+        if (this.#stopping) continue;
+        const pool = this.#options.pools.get(action.pool);
+        if (!pool) continue;
+        const runner = this.#persistLaunch(pool, action.reason);
+        this.#run(runner.id, () => this.#launch(pool, runner));
+        continue;
+      }
+      const key = actionKey(action);
+      const retry = this.#retryAt.get(key);
+      if (this.#inFlight.has(key) || (retry && retry.atMs > now)) continue;
+      this.#run(key, () => this.#perform(action));
+    }
+  }
+
+  #run(key: string, task: () => Promise<void>): void {
+    this.#inFlight.add(key);
+    void this.#limiter
+      .run(task)
+      .then(
+        () => {
+          this.#retryAt.delete(key);
+        },
+        (err: unknown) => {
+          const attempt = (this.#retryAt.get(key)?.attempt ?? 0) + 1;
+          const delayMs = backoffMs(attempt - 1, 1000, 5 * 60_000);
+          this.#retryAt.set(key, { attempt, atMs: this.#options.clock.now() + delayMs });
+          this.#options.logger.warn({ component: 'executor', key, attempt, retryInMs: delayMs, err: describeError(err) }, 'action failed; will retry');
+        },
+      )
+      .finally(() => {
+        this.#inFlight.delete(key);
+        this.#options.onSettled?.();
+      });
+  }
+
+  #persistLaunch(pool: PoolRuntime, reason: string): RunnerRecord {
+    const id = shortId();
+    return this.#options.store.insertRunner(
+      { id, name: runnerName(pool.name, id), pool: pool.name, labels: [...pool.labels, controllerLabel(this.#options.controllerId)] },
+      ACTOR,
+      reason,
+    );
+  }
+
+  async #launch(pool: PoolRuntime, runner: RunnerRecord): Promise<void> {
+    const { store, github, logger } = this.#options;
+    const log = logger.child({ component: 'executor', pool: pool.name, runnerId: runner.id, runnerName: runner.name });
+    let jit;
+    try {
+      jit = await github.generateJitConfig(pool.scope, { name: runner.name, runnerGroupId: pool.runnerGroupId, labels: runner.labels, workFolder: '_work' });
+    } catch (err) {
+      store.updateRunner(runner.id, { state: 'failed', lastError: describeError(err) }, ACTOR, 'JIT config request failed');
+      store.updateRunner(runner.id, { state: 'removed' }, ACTOR, 'nothing was created');
+      this.#recordFailure(pool.name, err);
+      log.error({ err: describeError(err) }, 'could not register runner');
+      return;
+    }
+    store.updateRunner(runner.id, { state: 'provisioning', githubRunnerId: jit.runnerId }, ACTOR, 'registered (JIT)');
+    try {
+      const info = await pool.provider.create({
+        runnerId: runner.id,
+        runnerName: runner.name,
+        pool: pool.name,
+        controllerId: this.#options.controllerId,
+        labels: runner.labels,
+        jitConfig: jit.encodedJitConfig,
+        context: placeholderContext(pool, runner, this.#options.controllerId, this.#options.clock.now()),
+      });
+      store.updateRunner(runner.id, { computeId: info.computeId }, ACTOR);
+      log.info({ computeId: info.computeId }, 'runner launched');
+    } catch (err) {
+      store.updateRunner(runner.id, { state: 'failed', lastError: describeError(err) }, ACTOR, 'provider could not create compute');
+      this.#recordFailure(pool.name, err);
+      log.error({ err: describeError(err) }, 'could not create compute');
+      // Undo what exists; if this fails too, the runner stays `failed` and a later reconcile resumes.
+      await this.#cleanup({ kind: 'cleanup', runnerId: runner.id, toState: 'failed', reason: 'provider error', exitCode: null, force: true });
+    }
+  }
+
+  async #perform(action: Exclude<Action, { kind: 'launch' }>): Promise<void> {
+    const { store } = this.#options;
+    switch (action.kind) {
+      case 'markOnline': {
+        const runner = store.getRunner(action.runnerId);
+        if (runner.state !== 'provisioning') return;
+        store.updateRunner(runner.id, { state: 'idle' }, ACTOR, 'online');
+        this.#recordSuccess(runner.pool);
+        return;
+      }
+      case 'markBusy': {
+        const runner = store.getRunner(action.runnerId);
+        if (runner.state !== 'provisioning' && runner.state !== 'idle') return;
+        if (runner.state === 'provisioning') this.#recordSuccess(runner.pool);
+        store.updateRunner(runner.id, { state: 'busy', jobId: action.jobId ?? runner.jobId }, ACTOR, action.reason);
+        return;
+      }
+      case 'scaleDown':
+        return this.#scaleDown(action.runnerId, action.reason);
+      case 'cleanup':
+        return this.#cleanup(action);
+      case 'removeOrphanCompute': {
+        const pool = this.#options.pools.get(action.pool);
+        if (!pool) return;
+        this.#options.logger.warn({ component: 'executor', pool: action.pool, computeId: action.computeId }, 'removing orphan compute');
+        await pool.provider.delete(action.computeId);
+        store.recordEvent('runner', action.computeId, 'orphan-removed', ACTOR, action.reason);
+        return;
+      }
+      case 'removeGhost': {
+        const pool = this.#options.pools.get(action.pool);
+        if (!pool) return;
+        try {
+          const result = await this.#options.github.deleteRunner(pool.scope, action.githubRunnerId);
+          if (result === 'deleted') {
+            this.#options.logger.warn({ component: 'executor', pool: action.pool, name: action.name }, 'removed ghost registration');
+            store.recordEvent('runner', action.name, 'ghost-removed', ACTOR, action.reason);
+          }
+        } catch (err) {
+          if (!isJitpoolError(err, 'JP_GITHUB_RUNNER_BUSY')) throw err;
+        }
+        return;
+      }
+      case 'refreshJob': {
+        const job = await this.#options.github.getJob(action.owner, action.repo, action.jobId);
+        const current = store.getJob(action.jobId);
+        if (!current) return;
+        const state = job.status === 'completed' || job.status === 'in_progress' || job.status === 'waiting' ? job.status : 'queued';
+        const result = store.observeJob(
+          {
+            ...current,
+            state,
+            conclusion: job.conclusion,
+            runnerName: job.runnerName,
+            startedAtMs: job.startedAt ? Date.parse(job.startedAt) : null,
+            completedAtMs: job.completedAt ? Date.parse(job.completedAt) : null,
+          },
+          current.pool,
+          'github-refresh',
+        );
+        if (!result.changed) store.recordEvent('job', String(action.jobId), state, 'github-refresh', 'still queued at GitHub');
+        return;
+      }
+    }
+  }
+
+  /** Idle scale-down, deregistration first (truth 2): GitHub refuses while the runner runs a job. */
+  async #scaleDown(runnerId: string, reason: string): Promise<void> {
+    const { store, github } = this.#options;
+    let runner = store.getRunner(runnerId);
+    if (runner.state === 'removed' || runner.state === 'busy') return;
+    const pool = this.#options.pools.get(runner.pool);
+    if (runner.state !== 'stopping') runner = store.updateRunner(runnerId, { state: 'stopping' }, ACTOR, reason);
+    if (runner.githubRunnerId !== null) {
+      if (!pool) throw new Error(`pool ${runner.pool} is not configured; cannot deregister ${runner.name}`);
+      try {
+        await github.deleteRunner(pool.scope, runner.githubRunnerId);
+      } catch (err) {
+        if (isJitpoolError(err, 'JP_GITHUB_RUNNER_BUSY')) {
+          store.updateRunner(runnerId, { state: 'busy' }, ACTOR, 'took a job before it could be deregistered');
+          return;
+        }
+        throw err;
+      }
+    }
+    if (runner.computeId !== null && pool) await pool.provider.delete(runner.computeId);
+    store.updateRunner(runnerId, { state: 'removed' }, ACTOR, 'deregistered, then compute removed');
+  }
+
+  async #cleanup(action: Extract<Action, { kind: 'cleanup' }>): Promise<void> {
+    const { store, github, logger } = this.#options;
+    let runner = store.getRunner(action.runnerId);
+    if (runner.state === 'removed') return;
+    const pool = this.#options.pools.get(runner.pool);
+    const log = logger.child({ component: 'executor', pool: runner.pool, runnerId: runner.id, runnerName: runner.name });
+    if (runner.state !== action.toState) {
+      if (action.force && runner.state === 'busy') log.warn({ reason: action.reason }, 'stopping a busy runner: job timeout');
+      if (action.toState === 'failed' && runner.state === 'provisioning') this.#recordFailure(runner.pool, new Error(action.reason));
+      runner = store.updateRunner(
+        runner.id,
+        { state: action.toState, exitCode: action.exitCode ?? runner.exitCode, lastError: action.toState === 'finished' ? runner.lastError : action.reason },
+        ACTOR,
+        action.reason,
+      );
+    }
+    const computeId = runner.computeId ?? runner.name;
+    if (pool) {
+      const tail = await pool.provider.logs(computeId, 20).catch(() => '');
+      if (tail) runner = store.updateRunner(runner.id, { outputTail: tail.slice(-4000) }, ACTOR);
+      await pool.provider.delete(computeId);
+    }
+    // A finished ephemeral runner was deregistered by GitHub with its job: no call needed. Others may
+    // still hold a registration; delete it (404 is fine). A busy refusal is left to the ghost sweep.
+    if (runner.githubRunnerId !== null && runner.state !== 'finished' && pool) {
+      try {
+        await github.deleteRunner(pool.scope, runner.githubRunnerId);
+      } catch (err) {
+        if (!isJitpoolError(err, 'JP_GITHUB_RUNNER_BUSY')) throw err;
+      }
+    }
+    store.updateRunner(runner.id, { state: 'removed' }, ACTOR, 'cleaned up');
+  }
+
+  #recordFailure(pool: string, err: unknown): void {
+    const health = (this.#health[pool] ??= { consecutiveFailures: 0, backoffUntilMs: 0, lastError: null });
+    health.consecutiveFailures += 1;
+    health.lastError = describeError(err);
+    health.backoffUntilMs = this.#options.clock.now() + backoffMs(health.consecutiveFailures - 1, 1000, 5 * 60_000);
+    if (health.consecutiveFailures === DEGRADED_AFTER_FAILURES) {
+      this.#options.store.recordEvent('pool', pool, 'degraded', ACTOR, health.lastError);
+      this.#options.logger.error({ component: 'executor', pool, failures: health.consecutiveFailures, err: health.lastError }, 'pool degraded: launches back off');
+    }
+  }
+
+  #recordSuccess(pool: string): void {
+    const health = this.#health[pool];
+    if (!health || health.consecutiveFailures === 0) return;
+    if (health.consecutiveFailures >= DEGRADED_AFTER_FAILURES) this.#options.store.recordEvent('pool', pool, 'healthy', ACTOR, 'a runner came online');
+    this.#health[pool] = { consecutiveFailures: 0, backoffUntilMs: 0, lastError: null };
+  }
+}
+
+function actionKey(action: Exclude<Action, { kind: 'launch' }>): string {
+  switch (action.kind) {
+    case 'removeOrphanCompute':
+      return `compute:${action.computeId}`;
+    case 'removeGhost':
+      return `ghost:${action.githubRunnerId}`;
+    case 'refreshJob':
+      return `job:${action.jobId}`;
+    default:
+      return action.runnerId;
+  }
+}
+
+/** Values for `{placeholders}` in provider settings (seed 003's list). */
+function placeholderContext(pool: PoolRuntime, runner: RunnerRecord, controllerId: string, nowMs: number): Record<string, string> {
+  const scope = pool.scope;
+  return {
+    runner_name: runner.name,
+    pool: pool.name,
+    scope: scope.kind === 'repo' ? `${scope.owner}/${scope.repo}` : scope.kind === 'org' ? scope.org : scope.enterprise,
+    repo_owner: scope.kind === 'repo' ? scope.owner : scope.kind === 'org' ? scope.org : '',
+    repo_name: scope.kind === 'repo' ? scope.repo : '',
+    timestamp: String(Math.floor(nowMs / 1000)),
+    hostname: hostname(),
+    controller_id: controllerId,
+  };
+}

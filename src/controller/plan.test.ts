@@ -1,0 +1,227 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ComputeInfo } from '../providers/index.ts';
+import type { JobRecord, RunnerRecord, RunnerState } from '../store/index.ts';
+import { plan, type Action, type Observed, type PoolPlanSpec } from './plan.ts';
+
+const NOW = 1_000_000_000;
+const POOL: PoolPlanSpec = {
+  name: 'linux',
+  labels: ['self-hosted', 'linux', 'x64'],
+  scope: { kind: 'org', org: 'acme' },
+  minIdle: 0,
+  max: 3,
+  bootTimeoutMs: 300_000,
+  jobTimeoutMs: 7_200_000,
+  idleGraceMs: 0,
+};
+
+let nextId = 0;
+function runner(state: RunnerState, patch: Partial<RunnerRecord> = {}): RunnerRecord {
+  nextId += 1;
+  const id = `r${nextId}`;
+  return {
+    id, name: `jp-linux-${id}`, pool: 'linux', state, labels: POOL.labels.slice(), githubRunnerId: nextId, computeId: `jp-linux-${id}`,
+    jobId: null, createdAtMs: NOW - 10_000, updatedAtMs: NOW - 10_000, stateSinceMs: NOW - 10_000, exitCode: null, lastError: null, outputTail: null,
+    ...patch,
+  };
+}
+
+function job(id: number, state: JobRecord['state'], patch: Partial<JobRecord> = {}): JobRecord {
+  return {
+    id, runId: id, owner: 'acme', repo: 'app', name: `job ${id}`, labels: ['self-hosted', 'linux'], state, conclusion: null, pool: 'linux',
+    runnerName: null, queuedAtMs: NOW - 5000, startedAtMs: null, completedAtMs: null, updatedAtMs: NOW - 5000, ...patch,
+  };
+}
+
+function computeFor(r: RunnerRecord, patch: Partial<ComputeInfo> = {}): ComputeInfo {
+  return {
+    computeId: r.computeId ?? r.name, runnerId: r.id, runnerName: r.name, pool: r.pool, controllerId: 'test', state: 'running', exitCode: null,
+    isOnline: r.state === 'idle' || r.state === 'busy', createdAtMs: NOW - 10_000, ...patch,
+  };
+}
+
+function observed(patch: Partial<Observed> & { runners?: RunnerRecord[] } = {}): Observed {
+  const runners = patch.runners ?? [];
+  return {
+    nowMs: NOW, controllerLabel: 'jitpool-test', pools: [POOL], runners, openJobs: [], compute: runners.map((r) => computeFor(r)),
+    registrations: null, inFlight: new Set(), health: {}, staleJobMs: 60_000, ...patch,
+  };
+}
+
+const kinds = (actions: Action[]) => actions.map((a) => a.kind).sort();
+
+describe('plan', () => {
+  const table: Array<{ name: string; input: () => Observed; expect: string[] }> = [
+    { name: 'nothing queued, nothing running: no action', input: () => observed(), expect: [] },
+    { name: 'scale up on demand: one launch per queued job', input: () => observed({ openJobs: [job(1, 'queued'), job(2, 'queued')] }), expect: ['launch', 'launch'] },
+    { name: 'minIdle keeps warm runners with nothing queued', input: () => observed({ pools: [{ ...POOL, minIdle: 2 }] }), expect: ['launch', 'launch'] },
+    { name: 'max caps launches', input: () => observed({ openJobs: [1, 2, 3, 4, 5].map((id) => job(id, 'queued')) }), expect: ['launch', 'launch', 'launch'] },
+    {
+      name: 'busy runners count against max',
+      input: () => observed({ runners: [runner('busy'), runner('busy')], openJobs: [job(1, 'queued'), job(2, 'queued')] }),
+      expect: ['launch'],
+    },
+    {
+      name: 'a provisioning runner already covers a queued job',
+      input: () => observed({ runners: [runner('provisioning')], openJobs: [job(1, 'queued')] }),
+      expect: [],
+    },
+    { name: 'waiting jobs (environment approval) do not create demand', input: () => observed({ openJobs: [job(1, 'waiting')] }), expect: [] },
+    {
+      name: 'jobs of another pool do not count',
+      input: () => observed({ openJobs: [job(1, 'queued', { pool: 'gpu' })] }),
+      expect: [],
+    },
+    {
+      name: 'a degraded pool in backoff launches nothing',
+      input: () => observed({ openJobs: [job(1, 'queued')], health: { linux: { consecutiveFailures: 3, backoffUntilMs: NOW + 5000, lastError: 'x' } } }),
+      expect: [],
+    },
+    {
+      name: 'idle runner beyond demand is scaled down',
+      input: () => observed({ runners: [runner('idle')] }),
+      expect: ['scaleDown'],
+    },
+    {
+      name: 'idle runner within minIdle stays',
+      input: () => observed({ pools: [{ ...POOL, minIdle: 1 }], runners: [runner('idle')] }),
+      expect: [],
+    },
+    {
+      name: 'idle runner inside the grace period stays',
+      input: () => observed({ pools: [{ ...POOL, idleGraceMs: 60_000 }], runners: [runner('idle')] }),
+      expect: [],
+    },
+    {
+      name: 'busy runners are never scaled down',
+      input: () => observed({ runners: [runner('busy'), runner('busy')] }),
+      expect: [],
+    },
+    {
+      name: 'job timeout stops a busy runner, and only then',
+      input: () => observed({ runners: [runner('busy', { stateSinceMs: NOW - 7_200_001 })] }),
+      expect: ['cleanup'],
+    },
+    {
+      name: 'boot timeout fails a runner that never came online',
+      input: () => observed({ runners: [runner('provisioning', { stateSinceMs: NOW - 300_001 })] }),
+      expect: ['cleanup'],
+    },
+    {
+      name: 'a runner that printed "Listening for Jobs" is marked online',
+      input: () => {
+        const r = runner('provisioning');
+        return observed({ runners: [r], compute: [computeFor(r, { isOnline: true })] });
+      },
+      expect: ['markOnline'],
+    },
+    {
+      name: 'exited compute is cleaned up',
+      input: () => {
+        const r = runner('busy');
+        return observed({ runners: [r], compute: [computeFor(r, { state: 'exited', exitCode: 0 })] });
+      },
+      expect: ['cleanup'],
+    },
+    {
+      name: 'vanished compute marks the runner lost',
+      input: () => observed({ runners: [runner('idle')], compute: [] }),
+      expect: ['cleanup'],
+    },
+    {
+      name: 'compute unknown to the store is an orphan',
+      input: () => observed({ compute: [computeFor(runner('idle'))] }),
+      expect: ['removeOrphanCompute'],
+    },
+    {
+      name: 'without a compute listing, no compute-based repair',
+      input: () => observed({ runners: [runner('idle', { stateSinceMs: NOW })], compute: null, pools: [{ ...POOL, idleGraceMs: 60_000 }] }),
+      expect: [],
+    },
+    {
+      name: 'a launch interrupted by a crash is cleaned up',
+      input: () => observed({ runners: [runner('requested', { githubRunnerId: null, computeId: null })], compute: [] }),
+      expect: ['cleanup'],
+    },
+    {
+      name: 'an interrupted scale-down resumes',
+      input: () => observed({ runners: [runner('stopping')] }),
+      expect: ['scaleDown'],
+    },
+    {
+      name: 'runners with an action in flight are left alone',
+      input: () => {
+        const r = runner('stopping');
+        return observed({ runners: [r], inFlight: new Set([r.id]) });
+      },
+      expect: [],
+    },
+  ];
+  for (const row of table) {
+    it(row.name, () => assert.deepEqual(kinds(plan(row.input())), row.expect.slice().sort()));
+  }
+
+  it('a runner that takes "another" job is marked busy with that job, and the other job still has supply', () => {
+    // Runner A was launched for job 1, but GitHub gave it job 2 (truth 1). Job 1 is still queued.
+    const a = runner('idle');
+    const actions = plan(
+      observed({
+        runners: [a],
+        openJobs: [job(1, 'queued'), job(2, 'in_progress', { runnerName: a.name })],
+      }),
+    );
+    const busy = actions.find((x) => x.kind === 'markBusy');
+    assert.deepEqual(busy && busy.kind === 'markBusy' ? busy.jobId : null, 2);
+    // A is leaving the supply (it is busy), so job 1 gets a new launch.
+    assert.equal(actions.filter((x) => x.kind === 'launch').length, 0, 'A still counts until marked busy');
+    const next = plan(observed({ runners: [{ ...a, state: 'busy', jobId: 2 }], openJobs: [job(1, 'queued'), job(2, 'in_progress', { runnerName: a.name })] }));
+    assert.deepEqual(kinds(next), ['launch']);
+  });
+
+  it('scale-down picks the longest-idle runners first and keeps as many as demand needs', () => {
+    const old = runner('idle', { stateSinceMs: NOW - 50_000 });
+    const young = runner('idle', { stateSinceMs: NOW - 20_000 });
+    const actions = plan(observed({ pools: [{ ...POOL, minIdle: 1 }], runners: [young, old] }));
+    assert.deepEqual(actions, [{ kind: 'scaleDown', runnerId: old.id, reason: 'idle beyond demand (0 queued, minIdle 1)' }]);
+  });
+
+  it('job timeout cleanup is forced and marks failed', () => {
+    const r = runner('busy', { stateSinceMs: NOW - 7_300_000 });
+    const [action] = plan(observed({ runners: [r] }));
+    assert.equal(action?.kind, 'cleanup');
+    assert.equal(action?.kind === 'cleanup' && action.force, true);
+    assert.equal(action?.kind === 'cleanup' && action.toState, 'failed');
+  });
+
+  it('ghost registrations carrying our label are removed unless busy; foreign ones are untouched', () => {
+    const live = runner('idle', { stateSinceMs: NOW });
+    const reg = (id: number, name: string, labels: string[], busy = false) => ({
+      pool: 'linux', runner: { id, name, status: 'offline' as const, busy, ephemeral: true, labels },
+    });
+    const actions = plan(
+      observed({
+        pools: [{ ...POOL, idleGraceMs: 60_000 }],
+        runners: [live],
+        registrations: [
+          reg(1, live.name, ['jitpool-test']),
+          reg(2, 'jp-linux-dead', ['jitpool-test']),
+          reg(3, 'jp-linux-busy', ['jitpool-test'], true),
+          reg(4, 'someone-else', ['self-hosted']),
+        ],
+      }),
+    );
+    assert.deepEqual(actions.map((a) => (a.kind === 'removeGhost' ? a.githubRunnerId : a.kind)), [2]);
+  });
+
+  it('a queued job next to an idle runner for too long is re-read from GitHub', () => {
+    const actions = plan(
+      observed({
+        pools: [{ ...POOL, idleGraceMs: 600_000 }],
+        runners: [runner('idle')],
+        openJobs: [job(7, 'queued', { updatedAtMs: NOW - 61_000 })],
+      }),
+    );
+    assert.ok(actions.some((a) => a.kind === 'refreshJob' && a.jobId === 7));
+  });
+});

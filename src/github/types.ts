@@ -1,0 +1,77 @@
+/** Where runners register: a repository, an organisation or an enterprise. */
+export type GitHubScope =
+  | { kind: 'repo'; owner: string; repo: string }
+  | { kind: 'org'; org: string }
+  | { kind: 'enterprise'; enterprise: string };
+
+/** A self-hosted runner registration as GitHub lists it. */
+export interface GitHubRunner {
+  id: number;
+  name: string;
+  status: 'online' | 'offline';
+  busy: boolean;
+  ephemeral: boolean;
+  labels: string[];
+}
+
+/** What GitHub answers to a JIT config request. The encoded config is a secret: never log it. */
+export interface JitConfig {
+  runnerId: number;
+  runnerName: string;
+  encodedJitConfig: string;
+}
+
+/** Parameters of a JIT config request. */
+export interface JitConfigRequest {
+  name: string;
+  runnerGroupId: number;
+  labels: string[];
+  workFolder: string;
+}
+
+/** A workflow job as the REST API returns it (the fields jitpool uses). */
+export interface GitHubJob {
+  id: number;
+  runId: number;
+  name: string;
+  status: 'queued' | 'in_progress' | 'completed' | 'waiting' | 'requested' | 'pending';
+  conclusion: string | null;
+  labels: string[];
+  runnerName: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+}
+
+/** API calls made so far, as counted by the client. */
+export interface ApiCallStats {
+  /** Every request sent (retries included). */
+  total: number;
+  /** Answers 304 (free against the rate limit). */
+  notModified: number;
+  /** Calls per route template, e.g. `POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig`. */
+  byEndpoint: Record<string, number>;
+}
+
+/** The rate-limit budget as GitHub last reported it. */
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  resetAtMs: number;
+}
+
+/** The GitHub operations the controller needs; the one seam between jitpool and GitHub. */
+export interface GitHubApi {
+  /** Registers a JIT runner and returns its one-time config. */
+  generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig>;
+  /** Every registration in a scope (all pages; conditional requests make unchanged pages free). */
+  listRunners(scope: GitHubScope): Promise<GitHubRunner[]>;
+  /** Deletes a registration: `deleted`, or `not-found` when it was already gone. Throws `JP_GITHUB_RUNNER_BUSY` while it runs a job. */
+  deleteRunner(scope: GitHubScope, runnerId: number): Promise<'deleted' | 'not-found'>;
+  /** One workflow job. */
+  getJob(owner: string, repo: string, jobId: number): Promise<GitHubJob>;
+  /** Calls made so far. */
+  stats(): ApiCallStats;
+  /** The last rate-limit figures seen, or null before the first call. */
+  rateLimit(): RateLimitState | null;
+}

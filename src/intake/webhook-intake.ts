@@ -1,0 +1,108 @@
+import { verify } from '@octokit/webhooks-methods';
+import { registerSecret, type Logger } from '../core/index.ts';
+import { selectPool, type PoolMatchSpec } from '../routing/index.ts';
+import type { Store } from '../store/index.ts';
+import { parseWorkflowJob } from './workflow-job.ts';
+
+/** A webhook request reduced to what matters, whatever the HTTP framework. */
+export interface WebhookRequest {
+  deliveryId: string | undefined;
+  event: string | undefined;
+  signature: string | undefined;
+  rawBody: Buffer;
+}
+
+/** What to answer: the HTTP status and a small JSON body. */
+export interface WebhookResponse {
+  status: 200 | 202 | 400 | 401;
+  body: { ok: boolean; code?: string; message: string };
+}
+
+/** Options of {@link WebhookIntake}. */
+export interface WebhookIntakeOptions {
+  secret: string;
+  store: Store;
+  pools: readonly PoolMatchSpec[];
+  logger: Logger;
+  /** Called after a state change that may change demand (the controller's `kick`). */
+  onChange: (pool: string | null) => void;
+  /** Counters hook (metrics). */
+  onOutcome?: (outcome: 'accepted' | 'duplicate' | 'ignored' | 'rejected', code?: string) => void;
+}
+
+const DELIVERY_ID = /^[A-Za-z0-9-]{1,100}$/;
+const EVENT_NAME = /^[a-z_]{1,64}$/;
+
+/**
+ * The webhook receiver's core, free of HTTP: verify the signature (constant time) before
+ * anything else, then parse, deduplicate by delivery id and record — all in one transaction —
+ * and answer at once. The reconcile that follows runs after the answer (GitHub gives 10 s).
+ * A rejected request changes no state.
+ */
+export class WebhookIntake {
+  readonly #options: WebhookIntakeOptions;
+
+  constructor(options: WebhookIntakeOptions) {
+    registerSecret(options.secret);
+    this.#options = options;
+  }
+
+  async handle(request: WebhookRequest): Promise<WebhookResponse> {
+    const reject = (status: 400 | 401, code: string, message: string): WebhookResponse => {
+      this.#options.onOutcome?.('rejected', code);
+      this.#options.logger.warn({ component: 'intake.webhook', deliveryId: safeId(request.deliveryId), code }, message);
+      return { status, body: { ok: false, code, message } };
+    };
+    if (!request.signature || !request.signature.startsWith('sha256=') || request.signature.length !== 71) {
+      return reject(401, 'JP_WEBHOOK_SIGNATURE', 'missing or malformed X-Hub-Signature-256');
+    }
+    let valid = false;
+    try {
+      valid = await verify(this.#options.secret, request.rawBody.toString('utf8'), request.signature);
+    } catch {
+      valid = false;
+    }
+    if (!valid) return reject(401, 'JP_WEBHOOK_SIGNATURE', 'signature does not match');
+    if (!request.deliveryId || !DELIVERY_ID.test(request.deliveryId)) return reject(400, 'JP_WEBHOOK_MALFORMED', 'missing or invalid X-GitHub-Delivery');
+    if (!request.event || !EVENT_NAME.test(request.event)) return reject(400, 'JP_WEBHOOK_MALFORMED', 'missing or invalid X-GitHub-Event');
+    let body: unknown;
+    try {
+      body = JSON.parse(request.rawBody.toString('utf8'));
+    } catch {
+      return reject(400, 'JP_WEBHOOK_MALFORMED', 'body is not JSON');
+    }
+    if (request.event === 'ping') return this.#ignored('ping');
+    if (request.event !== 'workflow_job') return this.#ignored(`event ${request.event} is not handled`);
+
+    const parsed = parseWorkflowJob(body);
+    if (parsed.kind === 'invalid') return reject(400, 'JP_WEBHOOK_MALFORMED', parsed.reason);
+    if (parsed.kind === 'ignored') return this.#ignored(parsed.reason);
+    const { store } = this.#options;
+    const observation = parsed.observation;
+    const outcome = store.transaction(() => {
+      const known = store.getJob(observation.id);
+      const pool = known ? known.pool : (selectPool(this.#options.pools, observation)?.name ?? null);
+      if (!known && pool === null) return { kind: 'ignored' as const, pool };
+      if (!store.recordDelivery(request.deliveryId!, request.event!, parsed.observation.state)) return { kind: 'duplicate' as const, pool };
+      const result = store.observeJob(observation, pool, 'webhook');
+      return { kind: result.changed ? ('changed' as const) : ('stale' as const), pool };
+    });
+    if (outcome.kind === 'ignored') return this.#ignored('no pool serves these labels');
+    if (outcome.kind === 'duplicate') {
+      this.#options.onOutcome?.('duplicate');
+      return { status: 200, body: { ok: true, message: 'duplicate delivery' } };
+    }
+    this.#options.onOutcome?.('accepted');
+    if (outcome.kind === 'changed') this.#options.onChange(outcome.pool);
+    return { status: 202, body: { ok: true, message: outcome.kind === 'changed' ? 'recorded' : 'stale event ignored' } };
+  }
+
+  #ignored(message: string): WebhookResponse {
+    this.#options.onOutcome?.('ignored');
+    return { status: 202, body: { ok: true, message } };
+  }
+}
+
+function safeId(id: string | undefined): string | undefined {
+  return id && DELIVERY_ID.test(id) ? id : undefined;
+}

@@ -1,0 +1,3 @@
+export * from './lifecycle.ts';
+export * from './types.ts';
+export { Store, type RunnerPatch, type JobObservation, type JobObservationResult } from './store.ts';

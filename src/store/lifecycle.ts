@@ -1,0 +1,62 @@
+/**
+ * The runner and job lifecycles as data. Every state change goes through `assertTransition`
+ * inside the store's update, so an impossible edge fails loudly at write time.
+ */
+
+/** Where a runner stands. */
+export const RUNNER_STATES = ['requested', 'provisioning', 'idle', 'busy', 'stopping', 'finished', 'removed', 'failed', 'lost'] as const;
+/** A runner state. */
+export type RunnerState = (typeof RUNNER_STATES)[number];
+
+/**
+ * Allowed runner transitions.
+ * - `requested`: the launch decision is persisted; no registration or compute exists yet.
+ * - `provisioning`: a JIT registration exists and compute is being (or has been) created.
+ * - `idle` / `busy`: online without / with a job.
+ * - `stopping`: scale-down decided; deregistration then compute removal are in progress.
+ * - `finished`: the job ended or the compute exited; compute is being cleaned up.
+ * - `removed`: compute and registration are gone (terminal).
+ * - `failed` / `lost`: boot timeout or provider error / compute vanished; cleanup follows, then `removed`.
+ */
+export const RUNNER_TRANSITIONS: Record<RunnerState, readonly RunnerState[]> = {
+  requested: ['provisioning', 'failed', 'removed'],
+  // A job can start before we ever see the runner idle (the runner took a queued job at once).
+  provisioning: ['idle', 'busy', 'finished', 'failed', 'lost', 'stopping'],
+  idle: ['busy', 'stopping', 'finished', 'failed', 'lost'],
+  busy: ['finished', 'failed', 'lost'],
+  // GitHub refuses to delete a busy runner (422): the runner took a job while we decided to stop it.
+  stopping: ['removed', 'busy', 'failed', 'lost', 'finished'],
+  finished: ['removed', 'failed', 'lost'],
+  failed: ['removed'],
+  lost: ['removed'],
+  removed: [],
+};
+
+/** States whose compute may still exist (the reconciler watches these). */
+export const LIVE_RUNNER_STATES: readonly RunnerState[] = ['requested', 'provisioning', 'idle', 'busy', 'stopping', 'finished', 'failed', 'lost'];
+
+/** Where a job stands, as GitHub reports it (`cancelled` is a completed job with that conclusion). */
+export const JOB_STATES = ['queued', 'waiting', 'in_progress', 'completed'] as const;
+/** A job state. */
+export type JobState = (typeof JOB_STATES)[number];
+
+/**
+ * Allowed job transitions. Webhooks arrive out of order (`completed` before `in_progress`), so a
+ * job may skip states forward, but never move back from `completed`.
+ */
+export const JOB_TRANSITIONS: Record<JobState, readonly JobState[]> = {
+  waiting: ['queued', 'in_progress', 'completed'],
+  queued: ['waiting', 'in_progress', 'completed'],
+  in_progress: ['completed'],
+  completed: [],
+};
+
+/** True when a runner may move from `from` to `to`. */
+export function canTransitionRunner(from: RunnerState, to: RunnerState): boolean {
+  return from === to || RUNNER_TRANSITIONS[from].includes(to);
+}
+
+/** True when a job may move from `from` to `to`. */
+export function canTransitionJob(from: JobState, to: JobState): boolean {
+  return from === to || JOB_TRANSITIONS[from].includes(to);
+}

@@ -1,0 +1,88 @@
+import type { DatabaseSync } from 'node:sqlite';
+
+/**
+ * Versioned schema migrations, applied in order inside one transaction each. Never edit a
+ * released migration: append a new one.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE runners (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        pool TEXT NOT NULL,
+        state TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        github_runner_id INTEGER,
+        compute_id TEXT,
+        job_id INTEGER,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        state_since_ms INTEGER NOT NULL,
+        exit_code INTEGER,
+        last_error TEXT,
+        output_tail TEXT
+      );
+      CREATE INDEX runners_live ON runners (state) WHERE state <> 'removed';
+      CREATE INDEX runners_pool ON runners (pool, state);
+      CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        name TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        state TEXT NOT NULL,
+        conclusion TEXT,
+        pool TEXT,
+        runner_name TEXT,
+        queued_at_ms INTEGER NOT NULL,
+        started_at_ms INTEGER,
+        completed_at_ms INTEGER,
+        updated_at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX jobs_open ON jobs (pool, state) WHERE state <> 'completed';
+      CREATE INDEX jobs_updated ON jobs (updated_at_ms);
+      CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        event TEXT NOT NULL,
+        action TEXT,
+        received_at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX deliveries_age ON deliveries (received_at_ms);
+      CREATE TABLE transitions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        entity TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT
+      );
+      CREATE INDEX transitions_entity ON transitions (entity, entity_id);
+    `,
+  },
+];
+
+/** Applies every migration newer than the database's `user_version`; returns the resulting version. */
+export function migrate(db: DatabaseSync): number {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  let version = row.user_version;
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= version) continue;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(migration.sql);
+      db.exec(`PRAGMA user_version = ${migration.version}`);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+    version = migration.version;
+  }
+  return version;
+}

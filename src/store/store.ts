@@ -1,0 +1,336 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { JitpoolError, systemClock, type Clock } from '../core/index.ts';
+import { canTransitionJob, canTransitionRunner, type JobState, type RunnerState } from './lifecycle.ts';
+import { migrate } from './migrations.ts';
+import type { JobRecord, RunnerRecord, TransitionRecord } from './types.ts';
+
+/** Fields of a runner the controller may change besides its state. */
+export type RunnerPatch = Partial<Pick<RunnerRecord, 'githubRunnerId' | 'computeId' | 'jobId' | 'exitCode' | 'lastError' | 'outputTail'>> & {
+  state?: RunnerState;
+};
+
+/** A job as an event (webhook or poll) describes it. */
+export interface JobObservation {
+  id: number;
+  runId: number;
+  owner: string;
+  repo: string;
+  name: string;
+  labels: string[];
+  state: JobState;
+  conclusion: string | null;
+  runnerName: string | null;
+  queuedAtMs: number;
+  startedAtMs: number | null;
+  completedAtMs: number | null;
+}
+
+/** Result of {@link Store.observeJob}. */
+export interface JobObservationResult {
+  job: JobRecord;
+  /** False when the observation was stale (an older state arriving late) or identical. */
+  changed: boolean;
+  previousState: JobState | null;
+}
+
+type Row = Record<string, string | number | null>;
+type TransitionListener = (transition: TransitionRecord) => void;
+
+/**
+ * The controller's persistent memory in one SQLite file (`node:sqlite`). Every decision is
+ * written here before its side effect, and every state change appends a transition.
+ */
+export class Store {
+  readonly #db: DatabaseSync;
+  readonly #clock: Clock;
+  readonly #listeners = new Set<TransitionListener>();
+  readonly #statements = new Map<string, StatementSync>();
+
+  private constructor(db: DatabaseSync, clock: Clock) {
+    this.#db = db;
+    this.#clock = clock;
+  }
+
+  /** Opens (creating if needed) the database at `path` (`:memory:` for tests) and migrates it. */
+  static open(path: string, clock: Clock = systemClock): Store {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
+    migrate(db);
+    return new Store(db, clock);
+  }
+
+  /** Closes the database. */
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T {
+    if (this.#db.isTransaction) return fn();
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  /** Calls `listener` after every recorded transition (for `/events`); returns an unsubscribe function. */
+  onTransition(listener: TransitionListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // ---- runners -------------------------------------------------------------------------
+
+  /** Persists a launch decision: a new runner in state `requested`. */
+  insertRunner(runner: { id: string; name: string; pool: string; labels: string[] }, actor: string, reason?: string): RunnerRecord {
+    const now = this.#clock.now();
+    return this.transaction(() => {
+      this.#stmt(
+        `INSERT INTO runners (id, name, pool, state, labels, created_at_ms, updated_at_ms, state_since_ms)
+         VALUES (?, ?, ?, 'requested', ?, ?, ?, ?)`,
+      ).run(runner.id, runner.name, runner.pool, JSON.stringify(runner.labels), now, now, now);
+      this.#appendTransition('runner', runner.id, null, 'requested', actor, reason ?? null, now);
+      return this.getRunner(runner.id);
+    });
+  }
+
+  /** Applies `patch` to a runner; a state change is checked against the lifecycle and logged. */
+  updateRunner(id: string, patch: RunnerPatch, actor: string, reason?: string): RunnerRecord {
+    return this.transaction(() => {
+      const current = this.getRunner(id);
+      const now = this.#clock.now();
+      const nextState = patch.state ?? current.state;
+      if (!canTransitionRunner(current.state, nextState)) {
+        throw new JitpoolError('JP_STORE_TRANSITION', `runner ${current.name}: ${current.state} → ${nextState} is not allowed`, {
+          details: { runnerId: id, from: current.state, to: nextState },
+        });
+      }
+      const merged: RunnerRecord = { ...current, ...patch, state: nextState, updatedAtMs: now };
+      if (nextState !== current.state) merged.stateSinceMs = now;
+      this.#stmt(
+        `UPDATE runners SET state = ?, github_runner_id = ?, compute_id = ?, job_id = ?, exit_code = ?, last_error = ?,
+           output_tail = ?, updated_at_ms = ?, state_since_ms = ? WHERE id = ?`,
+      ).run(
+        merged.state, merged.githubRunnerId, merged.computeId, merged.jobId, merged.exitCode, merged.lastError,
+        merged.outputTail, merged.updatedAtMs, merged.stateSinceMs, id,
+      );
+      if (nextState !== current.state) this.#appendTransition('runner', id, current.state, nextState, actor, reason ?? null, now);
+      return merged;
+    });
+  }
+
+  /** The runner with `id`; throws `JP_STORE_NOT_FOUND` when unknown. */
+  getRunner(id: string): RunnerRecord {
+    const row = this.#stmt('SELECT * FROM runners WHERE id = ?').get(id) as Row | undefined;
+    if (!row) throw new JitpoolError('JP_STORE_NOT_FOUND', `no runner with id ${id}`);
+    return toRunner(row);
+  }
+
+  /** The runner named `name`, if any. */
+  findRunnerByName(name: string): RunnerRecord | undefined {
+    const row = this.#stmt('SELECT * FROM runners WHERE name = ?').get(name) as Row | undefined;
+    return row ? toRunner(row) : undefined;
+  }
+
+  /** Runners not yet `removed` (the ones the reconciler must watch). */
+  listLiveRunners(pool?: string): RunnerRecord[] {
+    const rows = pool
+      ? this.#stmt(`SELECT * FROM runners WHERE state <> 'removed' AND pool = ? ORDER BY created_at_ms`).all(pool)
+      : this.#stmt(`SELECT * FROM runners WHERE state <> 'removed' ORDER BY created_at_ms`).all();
+    return (rows as Row[]).map(toRunner);
+  }
+
+  /** Runners filtered by state and pool, newest first, paged. */
+  listRunners(filter: { states?: RunnerState[]; pool?: string; limit?: number; offset?: number } = {}): RunnerRecord[] {
+    const { where, params } = buildWhere({ state: filter.states, pool: filter.pool ? [filter.pool] : undefined });
+    const rows = this.#db
+      .prepare(`SELECT * FROM runners ${where} ORDER BY created_at_ms DESC LIMIT ? OFFSET ?`)
+      .all(...params, filter.limit ?? 1000, filter.offset ?? 0) as Row[];
+    return rows.map(toRunner);
+  }
+
+  /** Number of runners ever launched (any state). */
+  countRunners(): number {
+    return (this.#stmt('SELECT COUNT(*) AS n FROM runners').get() as { n: number }).n;
+  }
+
+  // ---- jobs ----------------------------------------------------------------------------
+
+  /**
+   * Records what an event says about a job. Events arrive late, twice or out of order; a state
+   * that would move the job backwards is ignored (`changed: false`), never an error.
+   */
+  observeJob(observation: JobObservation, pool: string | null, actor: string): JobObservationResult {
+    return this.transaction(() => {
+      const now = this.#clock.now();
+      const current = this.getJob(observation.id);
+      if (!current) {
+        this.#stmt(
+          `INSERT INTO jobs (id, run_id, owner, repo, name, labels, state, conclusion, pool, runner_name, queued_at_ms,
+             started_at_ms, completed_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          observation.id, observation.runId, observation.owner, observation.repo, observation.name, JSON.stringify(observation.labels),
+          observation.state, observation.conclusion, pool, observation.runnerName, observation.queuedAtMs, observation.startedAtMs,
+          observation.completedAtMs, now,
+        );
+        this.#appendTransition('job', String(observation.id), null, observation.state, actor, pool ? `pool ${pool}` : 'no matching pool', now);
+        return { job: this.getJob(observation.id)!, changed: true, previousState: null };
+      }
+      if (current.state === observation.state || !canTransitionJob(current.state, observation.state)) {
+        // Same state again (duplicate) or an older one arriving late: keep what we know, but learn a runner name.
+        if (observation.runnerName && !current.runnerName && observation.state !== 'queued') {
+          this.#stmt('UPDATE jobs SET runner_name = ?, updated_at_ms = ? WHERE id = ?').run(observation.runnerName, now, observation.id);
+          return { job: this.getJob(observation.id)!, changed: true, previousState: current.state };
+        }
+        return { job: current, changed: false, previousState: current.state };
+      }
+      this.#stmt(
+        `UPDATE jobs SET state = ?, conclusion = COALESCE(?, conclusion), runner_name = COALESCE(?, runner_name),
+           started_at_ms = COALESCE(?, started_at_ms), completed_at_ms = COALESCE(?, completed_at_ms), updated_at_ms = ? WHERE id = ?`,
+      ).run(observation.state, observation.conclusion, observation.runnerName, observation.startedAtMs, observation.completedAtMs, now, observation.id);
+      this.#appendTransition('job', String(observation.id), current.state, observation.state, actor, observation.conclusion, now);
+      return { job: this.getJob(observation.id)!, changed: true, previousState: current.state };
+    });
+  }
+
+  /** The job with `id`, if known. */
+  getJob(id: number): JobRecord | undefined {
+    const row = this.#stmt('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    return row ? toJob(row) : undefined;
+  }
+
+  /** Jobs not yet completed (queued, waiting, in progress). */
+  listOpenJobs(pool?: string): JobRecord[] {
+    const rows = pool
+      ? this.#stmt(`SELECT * FROM jobs WHERE state <> 'completed' AND pool = ? ORDER BY queued_at_ms`).all(pool)
+      : this.#stmt(`SELECT * FROM jobs WHERE state <> 'completed' ORDER BY queued_at_ms`).all();
+    return (rows as Row[]).map(toJob);
+  }
+
+  /** Jobs filtered by state and pool, newest first, paged. */
+  listJobs(filter: { states?: JobState[]; pool?: string; limit?: number; offset?: number } = {}): JobRecord[] {
+    const { where, params } = buildWhere({ state: filter.states, pool: filter.pool ? [filter.pool] : undefined });
+    const rows = this.#db
+      .prepare(`SELECT * FROM jobs ${where} ORDER BY queued_at_ms DESC, id DESC LIMIT ? OFFSET ?`)
+      .all(...params, filter.limit ?? 100, filter.offset ?? 0) as Row[];
+    return rows.map(toJob);
+  }
+
+  // ---- webhook deliveries ----------------------------------------------------------------
+
+  /** Records a delivery id; false when it was already seen (a duplicate to drop). */
+  recordDelivery(id: string, event: string, action: string | null): boolean {
+    const result = this.#stmt('INSERT OR IGNORE INTO deliveries (id, event, action, received_at_ms) VALUES (?, ?, ?, ?)').run(
+      id, event, action, this.#clock.now(),
+    );
+    return result.changes === 1;
+  }
+
+  /** Forgets deliveries older than `maxAgeMs` (dedupe only needs a window). */
+  pruneDeliveries(maxAgeMs: number): number {
+    return Number(this.#stmt('DELETE FROM deliveries WHERE received_at_ms < ?').run(this.#clock.now() - maxAgeMs).changes);
+  }
+
+  // ---- transitions ---------------------------------------------------------------------
+
+  /** Appends a free-form event (pool degraded, job timeout, …) to the transition log. */
+  recordEvent(entity: TransitionRecord['entity'], entityId: string, toState: string, actor: string, reason?: string): void {
+    this.#appendTransition(entity, entityId, null, toState, actor, reason ?? null, this.#clock.now());
+  }
+
+  /** Transitions after `afterSeq`, oldest first. */
+  listTransitions(filter: { afterSeq?: number; entityId?: string; limit?: number } = {}): TransitionRecord[] {
+    const rows = filter.entityId
+      ? this.#stmt('SELECT * FROM transitions WHERE seq > ? AND entity_id = ? ORDER BY seq LIMIT ?').all(filter.afterSeq ?? 0, filter.entityId, filter.limit ?? 1000)
+      : this.#stmt('SELECT * FROM transitions WHERE seq > ? ORDER BY seq LIMIT ?').all(filter.afterSeq ?? 0, filter.limit ?? 1000);
+    return (rows as Row[]).map(toTransition);
+  }
+
+  #appendTransition(entity: TransitionRecord['entity'], entityId: string, from: string | null, to: string, actor: string, reason: string | null, atMs: number): void {
+    const result = this.#stmt('INSERT INTO transitions (at_ms, entity, entity_id, from_state, to_state, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      atMs, entity, entityId, from, to, actor, reason,
+    );
+    if (this.#listeners.size === 0) return;
+    const record: TransitionRecord = { seq: Number(result.lastInsertRowid), atMs, entity, entityId, fromState: from, toState: to, actor, reason };
+    for (const listener of this.#listeners) listener(record);
+  }
+
+  #stmt(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function buildWhere(filters: Record<string, readonly string[] | undefined>): { where: string; params: string[] } {
+  const clauses: string[] = [];
+  const params: string[] = [];
+  for (const [column, values] of Object.entries(filters)) {
+    if (!values || values.length === 0) continue;
+    clauses.push(`${column} IN (${values.map(() => '?').join(', ')})`);
+    params.push(...values);
+  }
+  return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+function toRunner(row: Row): RunnerRecord {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    pool: String(row.pool),
+    state: row.state as RunnerState,
+    labels: JSON.parse(String(row.labels)) as string[],
+    githubRunnerId: row.github_runner_id === null ? null : Number(row.github_runner_id),
+    computeId: row.compute_id === null ? null : String(row.compute_id),
+    jobId: row.job_id === null ? null : Number(row.job_id),
+    createdAtMs: Number(row.created_at_ms),
+    updatedAtMs: Number(row.updated_at_ms),
+    stateSinceMs: Number(row.state_since_ms),
+    exitCode: row.exit_code === null ? null : Number(row.exit_code),
+    lastError: row.last_error === null ? null : String(row.last_error),
+    outputTail: row.output_tail === null ? null : String(row.output_tail),
+  };
+}
+
+function toJob(row: Row): JobRecord {
+  return {
+    id: Number(row.id),
+    runId: Number(row.run_id),
+    owner: String(row.owner),
+    repo: String(row.repo),
+    name: String(row.name),
+    labels: JSON.parse(String(row.labels)) as string[],
+    state: row.state as JobState,
+    conclusion: row.conclusion === null ? null : String(row.conclusion),
+    pool: row.pool === null ? null : String(row.pool),
+    runnerName: row.runner_name === null ? null : String(row.runner_name),
+    queuedAtMs: Number(row.queued_at_ms),
+    startedAtMs: row.started_at_ms === null ? null : Number(row.started_at_ms),
+    completedAtMs: row.completed_at_ms === null ? null : Number(row.completed_at_ms),
+    updatedAtMs: Number(row.updated_at_ms),
+  };
+}
+
+function toTransition(row: Row): TransitionRecord {
+  return {
+    seq: Number(row.seq),
+    atMs: Number(row.at_ms),
+    entity: row.entity as TransitionRecord['entity'],
+    entityId: String(row.entity_id),
+    fromState: row.from_state === null ? null : String(row.from_state),
+    toState: String(row.to_state),
+    actor: String(row.actor),
+    reason: row.reason === null ? null : String(row.reason),
+  };
+}

@@ -1,0 +1,55 @@
+import type { JobState, RunnerState } from './lifecycle.ts';
+
+/** A runner as the store knows it. */
+export interface RunnerRecord {
+  id: string;
+  name: string;
+  pool: string;
+  state: RunnerState;
+  labels: string[];
+  /** GitHub's runner id, once the JIT registration exists. */
+  githubRunnerId: number | null;
+  /** The provider's handle for the compute, once created. */
+  computeId: string | null;
+  /** The job the runner took (learned from GitHub, never decided by us). */
+  jobId: number | null;
+  createdAtMs: number;
+  updatedAtMs: number;
+  /** When the runner entered its current state. */
+  stateSinceMs: number;
+  exitCode: number | null;
+  lastError: string | null;
+  /** The last lines of the runner's output, kept when its compute ends. */
+  outputTail: string | null;
+}
+
+/** A workflow job as the store knows it. */
+export interface JobRecord {
+  id: number;
+  runId: number;
+  owner: string;
+  repo: string;
+  name: string;
+  labels: string[];
+  state: JobState;
+  conclusion: string | null;
+  /** The pool whose runners can serve the job (null: no pool matches). */
+  pool: string | null;
+  runnerName: string | null;
+  queuedAtMs: number;
+  startedAtMs: number | null;
+  completedAtMs: number | null;
+  updatedAtMs: number;
+}
+
+/** One line of the append-only transition log. */
+export interface TransitionRecord {
+  seq: number;
+  atMs: number;
+  entity: 'runner' | 'job' | 'pool' | 'controller';
+  entityId: string;
+  fromState: string | null;
+  toState: string;
+  actor: string;
+  reason: string | null;
+}
