@@ -1,5 +1,11 @@
 import type { Command } from 'commander';
+import { registerConfigCommand } from './config.ts';
+import { registerDemoCommand } from './demo.ts';
+import { registerUpCommand } from './up.ts';
 
 /** Every subcommand's registration, in one list so `--help` shows them all. */
-export function registerCommands(_program: Command): void {
+export function registerCommands(program: Command): void {
+  registerConfigCommand(program);
+  registerDemoCommand(program);
+  registerUpCommand(program);
 }

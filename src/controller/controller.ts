@@ -48,6 +48,7 @@ export class Controller {
   #unsubscribers: Array<() => void> = [];
   #stopped = false;
   #reconciles = 0;
+  #draining = false;
   #lastResult: ReconcileResult | null = null;
 
   constructor(options: ControllerOptions) {
@@ -140,7 +141,25 @@ export class Controller {
       inFlight: this.#executor.inFlight,
       health: this.#executor.health,
       staleJobMs: this.#options.staleJobMs ?? 60_000,
+      draining: this.#draining,
     };
+  }
+
+  /**
+   * Drains: no more launches, idle runners are scaled down, busy ones finish their job. Resolves
+   * once no runner is left or `timeoutMs` passed; returns how many runners are still alive.
+   */
+  async drain(timeoutMs = 60_000): Promise<number> {
+    this.#draining = true;
+    this.#executor.stopLaunching();
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      this.kick('drain');
+      await this.settle();
+      const alive = this.#options.store.listLiveRunners().length;
+      if (alive === 0 || performance.now() > deadline) return alive;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** Resolves when dispatched actions have settled and no reconcile is running. */

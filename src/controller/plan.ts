@@ -44,6 +44,8 @@ export interface Observed {
   health: Readonly<Record<string, PoolHealth>>;
   /** A queued job this old while an idle runner waits is re-read from GitHub. @example 60000 */
   staleJobMs: number;
+  /** Draining: launch nothing, keep no idle runner (shutdown with `--drain`, end of the demo). */
+  draining?: boolean;
 }
 
 /** One thing the executor should do. */
@@ -145,9 +147,10 @@ function planPool(pool: PoolPlanSpec, observed: Observed, planned: readonly Acti
   const queued = observed.openJobs.filter((job) => job.pool === pool.name && job.state === 'queued');
   const supply = runners.filter((runner) => SUPPLY.includes(runner.state) && !leaving.has(runner.id));
   const occupying = runners.filter((runner) => OCCUPYING.includes(runner.state)).length;
-  const want = queued.length + pool.minIdle;
+  const want = observed.draining ? 0 : queued.length + pool.minIdle;
   const health = observed.health[pool.name];
   const inBackoff = health !== undefined && health.backoffUntilMs > observed.nowMs;
+  const idleGraceMs = observed.draining ? 0 : pool.idleGraceMs;
 
   if (want > supply.length && !inBackoff) {
     const count = Math.min(want - supply.length, pool.max - occupying);
@@ -156,7 +159,7 @@ function planPool(pool: PoolPlanSpec, observed: Observed, planned: readonly Acti
     }
   } else if (supply.length > want) {
     const idle = supply
-      .filter((runner) => runner.state === 'idle' && !observed.inFlight.has(runner.id) && observed.nowMs - runner.stateSinceMs >= pool.idleGraceMs)
+      .filter((runner) => runner.state === 'idle' && !observed.inFlight.has(runner.id) && observed.nowMs - runner.stateSinceMs >= idleGraceMs)
       .sort((a, b) => a.stateSinceMs - b.stateSinceMs);
     for (const runner of idle.slice(0, supply.length - want)) {
       actions.push({ kind: 'scaleDown', runnerId: runner.id, reason: `idle beyond demand (${queued.length} queued, minIdle ${pool.minIdle})` });

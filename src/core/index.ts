@@ -3,3 +3,4 @@ export * from './redact.ts';
 export * from './logger.ts';
 export * from './names.ts';
 export * from './clock.ts';
+export * from './stats.ts';

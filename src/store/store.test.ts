@@ -35,10 +35,10 @@ describe('Store', () => {
     store.insertRunner({ id: 'a1', name: 'jp-x-a1', pool: 'x', labels: [] }, 'test');
     clock.advance(10);
     store.updateRunner('a1', { state: 'provisioning', githubRunnerId: 5 }, 'test');
-    assert.throws(() => store.updateRunner('a1', { state: 'requested' }), { code: 'JP_STORE_TRANSITION' });
+    assert.throws(() => store.updateRunner('a1', { state: 'requested' }, 'test'), { code: 'JP_STORE_TRANSITION' });
     store.updateRunner('a1', { state: 'idle' }, 'test');
     store.updateRunner('a1', { state: 'busy' }, 'test');
-    assert.throws(() => store.updateRunner('a1', { state: 'stopping' }), { code: 'JP_STORE_TRANSITION' }, 'a busy runner is never scaled down');
+    assert.throws(() => store.updateRunner('a1', { state: 'stopping' }, 'test'), { code: 'JP_STORE_TRANSITION' }, 'a busy runner is never scaled down');
     store.updateRunner('a1', { state: 'finished' }, 'test');
     store.updateRunner('a1', { state: 'removed' }, 'test');
     const states = store.listTransitions({ entityId: 'a1' }).map((t) => t.toState);

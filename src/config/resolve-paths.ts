@@ -1,0 +1,40 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Config, SecretSource } from './schema.ts';
+
+/**
+ * Makes every file path of a validated config absolute, relative to `baseDir` (the config
+ * file's directory, so the daemon behaves the same whatever its working directory), and fills
+ * the defaults that derive from `store.stateDir`: `store.sqlitePath` (`<stateDir>/jitpool.sqlite`)
+ * and each process pool's `provider.workRoot` (`<stateDir>/work`).
+ *
+ * Paths: `store.stateDir`, `store.sqlitePath`, `github.auth.token.file`,
+ * `github.auth.privateKeyFile`, `webhook.secret.file`, `pools[].provider.workRoot`.
+ * Returns a new object; the input is not modified.
+ */
+export function resolveConfigPaths(config: Config, baseDir: string): Config {
+  const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(baseDir, path));
+  const secret = (source: SecretSource): SecretSource =>
+    source.file === undefined ? { ...source } : { ...source, file: absolute(source.file) };
+  const stateDir = absolute(config.store.stateDir);
+  const auth = config.github.auth;
+  return {
+    ...config,
+    github: {
+      ...config.github,
+      auth: auth.kind === 'pat' ? { ...auth, token: secret(auth.token) } : { ...auth, privateKeyFile: absolute(auth.privateKeyFile) },
+    },
+    webhook: { ...config.webhook, secret: secret(config.webhook.secret) },
+    store: {
+      ...config.store,
+      stateDir,
+      sqlitePath: config.store.sqlitePath === undefined ? join(stateDir, 'jitpool.sqlite') : absolute(config.store.sqlitePath),
+    },
+    pools: config.pools.map((pool) => ({
+      ...pool,
+      provider: {
+        ...pool.provider,
+        workRoot: pool.provider.workRoot === undefined ? join(stateDir, 'work') : absolute(pool.provider.workRoot),
+      },
+    })),
+  };
+}

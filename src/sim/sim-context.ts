@@ -1,0 +1,16 @@
+import type { Logger } from '../core/index.ts';
+import type { SimState } from './sim-state.ts';
+
+/** What the simulator's route modules share. */
+export interface SimContext {
+  state: SimState;
+  log: Logger;
+  /** The REST base URL (known once the server listens). */
+  baseUrl(): string;
+  /** Longest an acquire long poll is held. */
+  acquirePollMs: number;
+  /** How often a busy runner must heartbeat (a fraction of the offline threshold). */
+  heartbeatIntervalMs: number;
+  /** Aborted when the simulator closes: ends long polls. */
+  closing: AbortSignal;
+}

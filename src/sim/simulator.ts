@@ -1,0 +1,159 @@
+import Fastify, { type FastifyError } from 'fastify';
+import { JitpoolError, silentLogger } from '../core/index.ts';
+import { registerApiGate } from './api-gate.ts';
+import { workflowJobPayload } from './github-shapes.ts';
+import { sendError } from './http-helpers.ts';
+import { RateLimiter } from './rate-limiter.ts';
+import { registerRunnerProtocolRoutes } from './runner-protocol-routes.ts';
+import { registerRunnerRoutes } from './runner-routes.ts';
+import type { SimContext } from './sim-context.ts';
+import { SimState } from './sim-state.ts';
+import type { QueueJobSpec, SimJob, Simulator, SimulatorOptions, SimStats, WebhookTarget } from './types.ts';
+import { WebhookSender } from './webhook-sender.ts';
+import { registerWorkflowRoutes } from './workflow-routes.ts';
+
+const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 0,
+  rateLimit: 5000,
+  rateLimitWindowMs: 3_600_000,
+  offlineAfterMs: 10_000,
+  acquirePollMs: 25_000,
+} as const;
+
+/**
+ * Starts the GitHub simulator: the REST subset jitpool calls, signed `workflow_job` webhooks,
+ * GitHub's assignment rule, and the protocol the fake runner speaks. Listens on loopback.
+ */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const log = (options.logger ?? silentLogger()).child({ component: 'sim' });
+  const offlineAfterMs = options.offlineAfterMs ?? DEFAULTS.offlineAfterMs;
+  const state = new SimState(log);
+  const webhooks = new WebhookSender(log);
+  const rateLimiter = new RateLimiter(options.rateLimit?.limit ?? DEFAULTS.rateLimit, options.rateLimit?.windowMs ?? DEFAULTS.rateLimitWindowMs);
+  const closing = new AbortController();
+  let webhookTarget: WebhookTarget | null = options.webhook ?? null;
+  let baseUrl = '';
+
+  const ctx: SimContext = {
+    state,
+    log,
+    baseUrl: () => baseUrl,
+    acquirePollMs: options.acquirePollMs ?? DEFAULTS.acquirePollMs,
+    heartbeatIntervalMs: Math.max(100, Math.floor(offlineAfterMs / 4)),
+    closing: closing.signal,
+  };
+
+  const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 1024 * 1024 });
+  // Clients (octokit, the fake runner) POST with a JSON content type and sometimes no body.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(Object.assign(new Error('Problems parsing JSON'), { statusCode: 400 }), undefined);
+    }
+  });
+  app.setErrorHandler((err: FastifyError, _request, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) log.error({ err: err.message }, 'simulator route failed');
+    return sendError(reply, status, status === 400 ? 'Problems parsing JSON' : status >= 500 ? 'Server Error' : err.message);
+  });
+
+  const callStats = registerApiGate(app, { rateLimiter, tokens: options.tokens });
+  registerRunnerRoutes(app, ctx);
+  registerWorkflowRoutes(app, ctx);
+  registerRunnerProtocolRoutes(app, ctx);
+
+  // Every job status change is a `workflow_job` webhook, delivered in order per job.
+  state.on('job', (job) => {
+    if (webhookTarget === null) return;
+    const record = state.job(job.id);
+    if (!record) return;
+    webhooks.enqueue(webhookTarget, 'workflow_job', workflowJobPayload(record, state.run(record.runId), baseUrl), `job:${job.id}`);
+  });
+
+  const sweeper = setInterval(() => state.sweep(offlineAfterMs), Math.min(1000, Math.max(50, Math.floor(offlineAfterMs / 4))));
+  sweeper.unref();
+
+  const address = await app.listen({ host: options.host ?? DEFAULTS.host, port: options.port ?? DEFAULTS.port });
+  baseUrl = address.replace('://localhost', '://127.0.0.1');
+  log.info({ url: baseUrl }, 'simulator listening');
+
+  const simulator: Simulator = {
+    url: baseUrl,
+    setWebhookTarget(target) {
+      webhookTarget = target;
+    },
+    queueJob(spec: QueueJobSpec): SimJob {
+      if (closing.signal.aborted) throw new JitpoolError('JP_INTERNAL', 'simulator is closed');
+      return state.snapshotJob(state.queueJob(spec));
+    },
+    cancelJob(id) {
+      return state.snapshotJob(state.cancelJob(id));
+    },
+    jobs: () => state.jobRecords().map((job) => state.snapshotJob(job)),
+    runners: () => state.runnerRecords().map((runner) => state.snapshotRunner(runner)),
+    stats(): SimStats {
+      return {
+        calls: { ...callStats, byEndpoint: { ...callStats.byEndpoint } },
+        rateLimit: { remainingMin: rateLimiter.remainingMin() },
+        webhooks: webhooks.counts(),
+      };
+    },
+    on(event: 'job' | 'runner', listener: (...args: never[]) => void) {
+      state.on(event, listener as never);
+      return simulator;
+    },
+    off(event, listener) {
+      state.off(event, listener as never);
+      return simulator;
+    },
+    waitFor: (predicate, timeoutMs = 30_000) => waitFor(simulator, state, predicate, timeoutMs),
+    async close() {
+      if (closing.signal.aborted) return;
+      closing.abort();
+      clearInterval(sweeper);
+      state.endAllPolls();
+      webhooks.close();
+      await app.close();
+    },
+  };
+  return simulator;
+}
+
+/** Resolves when `predicate(sim)` holds, re-checked on every change and every 100 ms. */
+function waitFor(sim: Simulator, state: SimState, predicate: (sim: Simulator) => boolean, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      let isDone: boolean;
+      try {
+        isDone = predicate(sim);
+      } catch (err) {
+        cleanup();
+        reject(err);
+        return;
+      }
+      if (isDone) {
+        cleanup();
+        resolve();
+      }
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      state.off('job', check);
+      state.off('runner', check);
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new JitpoolError('JP_INTERNAL', `simulator waitFor: condition not met within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const poll = setInterval(check, 100);
+    state.on('job', check);
+    state.on('runner', check);
+    check();
+  });
+}

@@ -1,0 +1,138 @@
+import type { Logger } from '../core/index.ts';
+
+/** Where the simulator sends `workflow_job` webhooks. */
+export interface WebhookTarget {
+  url: string;
+  secret: string;
+}
+
+/** Options for {@link startSimulator}. */
+export interface SimulatorOptions {
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port. @default 0 */
+  port?: number;
+  /** Webhook receiver; none means no deliveries. @default undefined */
+  webhook?: WebhookTarget;
+  /** Primary rate limit per token. @default { limit: 5000, windowMs: 3_600_000 } */
+  rateLimit?: { limit: number; windowMs?: number };
+  /** A runner not heard from for this long is offline (and its job, if any, fails). @default 10_000 */
+  offlineAfterMs?: number;
+  /** Accepted tokens; when absent any non-empty token is accepted. @example ['ghp_test'] */
+  tokens?: string[];
+  /** Longest a runner's acquire long poll is held before answering 204. @default 25_000 */
+  acquirePollMs?: number;
+  /** @default silentLogger() */
+  logger?: Logger;
+}
+
+/** What {@link Simulator.queueJob} takes. */
+export interface QueueJobSpec {
+  owner: string;
+  repo: string;
+  /** The job's `runs-on` labels. */
+  labels: string[];
+  /** How long the fake runner works on it. */
+  durationMs: number;
+  /** @default 'job-<id>' */
+  name?: string;
+  /** Only runners of this group may take the job; any group when absent. */
+  runnerGroupId?: number;
+  /** The result the fake runner reports. @default 'success' */
+  conclusion?: 'success' | 'failure';
+  /** Put the job in an existing workflow run (same repo) instead of a new one. */
+  runId?: number;
+  /** The fake runner crashes halfway through the job (no completion, no heartbeat). @default false */
+  dieMidJob?: boolean;
+}
+
+/** A job's lifecycle status (the subset the simulator models). */
+export type SimJobStatus = 'queued' | 'in_progress' | 'completed';
+
+/** A job's conclusion once completed. */
+export type SimJobConclusion = 'success' | 'failure' | 'cancelled';
+
+/** A snapshot of one simulated job. */
+export interface SimJob {
+  id: number;
+  runId: number;
+  owner: string;
+  repo: string;
+  name: string;
+  workflowName: string;
+  labels: string[];
+  status: SimJobStatus;
+  conclusion: SimJobConclusion | null;
+  /** ISO timestamps. */
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  durationMs: number;
+  runnerId: number | null;
+  runnerName: string | null;
+  runnerGroupId: number | null;
+  runnerGroupName: string | null;
+  /** Group restriction from {@link QueueJobSpec.runnerGroupId}. */
+  requiredRunnerGroupId: number | null;
+}
+
+/** Where a runner is registered: it serves only this repo, this org's repos, or every repo of the enterprise. */
+export type SimScope =
+  | { kind: 'repo'; owner: string; repo: string }
+  | { kind: 'org'; org: string }
+  | { kind: 'enterprise'; enterprise: string };
+
+/** A snapshot of one runner registration. */
+export interface SimRunner {
+  id: number;
+  name: string;
+  scope: SimScope;
+  groupId: number;
+  labels: string[];
+  status: 'online' | 'offline';
+  isBusy: boolean;
+  ephemeral: boolean;
+  /** The job it runs, if any. */
+  jobId: number | null;
+  createdAt: string;
+  /** Last poll or heartbeat, ISO; null before the runner first connected. */
+  lastSeenAt: string | null;
+}
+
+/** Counters for assertions and benchmarks. */
+export interface SimStats {
+  calls: { total: number; notModified: number; counted: number; byEndpoint: Record<string, number> };
+  rateLimit: { remainingMin: number };
+  webhooks: { sent: number; failed: number };
+}
+
+/** A running simulator. */
+export interface Simulator {
+  /** Base URL of the REST API (octokit `baseUrl`), e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  /** Changes (or removes, with null) the webhook receiver for future deliveries. */
+  setWebhookTarget(target: WebhookTarget | null): void;
+  /** Queues a job (webhook `queued`) and tries to assign it at once. */
+  queueJob(spec: QueueJobSpec): SimJob;
+  /** Cancels a queued job (completed/cancelled), or asks the runner of an in-progress one to cancel. */
+  cancelJob(id: number): SimJob;
+  /** Every job ever queued, oldest first. */
+  jobs(): SimJob[];
+  /** Current runner registrations. */
+  runners(): SimRunner[];
+  /** API call, rate-limit and webhook counters. */
+  stats(): SimStats;
+  /** Listens to job state changes. */
+  on(event: 'job', listener: (job: SimJob) => void): this;
+  /** Listens to runner changes (registered, online, busy, offline, deleted). */
+  on(event: 'runner', listener: (runner: SimRunner, change: RunnerChange) => void): this;
+  /** Removes a listener added with {@link Simulator.on}. */
+  off(event: 'job' | 'runner', listener: (...args: never[]) => void): this;
+  /** Resolves once `predicate` holds (checked on every change); rejects after `timeoutMs`. */
+  waitFor(predicate: (sim: Simulator) => boolean, timeoutMs?: number): Promise<void>;
+  /** Stops the server, ends long polls, abandons pending webhook deliveries. */
+  close(): Promise<void>;
+}
+
+/** What happened to a runner in a `runner` event. */
+export type RunnerChange = 'registered' | 'online' | 'busy' | 'offline' | 'deleted';
