@@ -57,7 +57,7 @@ export function registerApiGate(app: FastifyInstance, options: ApiGateOptions): 
       return sendError(reply, 401, 'Bad credentials');
     }
     tokenOf.set(request, token);
-    if (request.url !== RATE_LIMIT_PATH && !request.url.startsWith(`${RATE_LIMIT_PATH}?`) && rateLimiter.isExhausted(token)) {
+    if (request.routeOptions.url !== RATE_LIMIT_PATH && rateLimiter.isExhausted(token)) {
       refused.add(request);
       return sendError(reply, 403, 'API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.', {
         documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
