@@ -22,6 +22,10 @@ export interface DemoOptions {
   keepState?: boolean;
   /** Longest the workload may take before the demo gives up on the remaining jobs. @default 180000 */
   timeoutMs?: number;
+  /** No webhooks at all: the poller alone finds the jobs (seed 004's design). */
+  pollOnly?: boolean;
+  /** Poll interval in poll-only mode. @default 10 */
+  pollIntervalSeconds?: number;
 }
 
 /** The demo's report; `--json` prints exactly this object. */
@@ -30,21 +34,32 @@ export interface DemoReport {
   runners: { launched: number; leaked: number };
   queueWaitMs: { p50: number; p95: number; max: number };
   apiCallsPerJob: number;
+  apiCalls: { total: number; notModified: number; byEndpoint: Record<string, number> };
+  rateLimit: { remainingMin: number };
 }
 
 /** The fake runner: obeys the real runner's contract (JIT config from ACTIONS_RUNNER_INPUT_JITCONFIG). */
 export const FAKE_RUNNER = fileURLToPath(new URL('../sim/fake-runner.ts', import.meta.url));
 
 const ORG = 'demo-org';
+const REPOS = ['api', 'web', 'ml'];
 const LABEL_SETS = [['self-hosted', 'linux'], ['self-hosted', 'linux', 'gpu'], ['self-hosted', 'arm64']];
 
+/** A workflow whose jobs ask for the demo's label sets, so repository discovery finds the repos. */
+const DEMO_WORKFLOW = `name: ci
+on: [push, pull_request]
+jobs:
+${LABEL_SETS.map((labels, i) => `  job${i}:\n    runs-on: [${labels.join(', ')}]\n    steps:\n      - run: make test`).join('\n')}
+`;
+
 /** The demo's configuration: three pools on the process provider, against the simulator. */
-export function demoConfig(apiUrl: string, stateDir: string): Config {
+export function demoConfig(apiUrl: string, stateDir: string, options: { pollOnly?: boolean; pollIntervalSeconds?: number } = {}): Config {
   const provider = { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5 };
   return configSchema.parse({
     controllerId: 'demo',
     github: { apiUrl, auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN'] } }, writeConcurrency: 8 },
-    webhook: { secret: { env: ['JITPOOL_WEBHOOK_SECRET'] } },
+    webhook: { enabled: !options.pollOnly, secret: { env: ['JITPOOL_WEBHOOK_SECRET'] } },
+    poll: { intervalSeconds: options.pollIntervalSeconds ?? 10, backstopIntervalSeconds: 10 },
     store: { stateDir },
     api: { host: '127.0.0.1', port: 0 },
     controller: { reconcileIntervalSeconds: 2, githubSyncIntervalSeconds: 10, concurrency: 16 },
@@ -66,12 +81,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const sim = await startSimulator({ offlineAfterMs: 5000 });
   const token = `demo_${randomBytes(16).toString('hex')}`;
   const secret = randomBytes(24).toString('hex');
+  for (const repo of REPOS) sim.setWorkflowFile(ORG, repo, '.github/workflows/ci.yml', DEMO_WORKFLOW);
   const runtime = await startRuntime({
-    config: demoConfig(sim.url, stateDir),
+    config: demoConfig(sim.url, stateDir, options),
     logger,
     env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret },
   });
-  sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
+  if (!options.pollOnly) sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
 
   const queuedAt = new Map<number, number>();
   const waits = new Map<number, number>();
@@ -82,7 +98,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   sim.on('job', onJob);
 
   const workload = generateWorkload({
-    jobs: options.jobs, seed: options.seed, owner: ORG, repos: ['api', 'web', 'ml'], labelSets: LABEL_SETS,
+    jobs: options.jobs, seed: options.seed, owner: ORG, repos: REPOS, labelSets: LABEL_SETS,
     spanMs: Math.min(25_000, options.jobs * 120), minDurationMs: 200, maxDurationMs: 3000,
   });
   const started = performance.now();
@@ -107,7 +123,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   }
   const stillAlive = await runtime.controller.drain(30_000);
   if (stillAlive > 0) logger.warn({ component: 'demo', stillAlive }, 'runners still alive after drain');
-  const apiCalls = runtime.github.stats().total;
+  const apiCalls = runtime.github.stats();
   const launched = runtime.store.countRunners();
   const leakedCompute = (await Promise.all([...new Set(runtime.providers.values())].map((p) => p.list()))).flat().length;
   await runtime.stop(10_000);
@@ -115,6 +131,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const leakedRegistrations = sim.runners().length;
   sim.off('job', onJob as never);
   const jobs = sim.jobs();
+  const simStats = sim.stats();
   await sim.close();
   if (!options.keepState) rmSync(stateDir, { recursive: true, force: true });
 
@@ -124,7 +141,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
     jobs: { submitted: jobs.length, completed, lost: jobs.length - completed },
     runners: { launched, leaked: leakedCompute + leakedRegistrations },
     queueWaitMs: { p50: round(percentile(waitValues, 50)), p95: round(percentile(waitValues, 95)), max: round(Math.max(0, ...waitValues)) },
-    apiCallsPerJob: round(jobs.length === 0 ? 0 : apiCalls / jobs.length, 2),
+    apiCallsPerJob: round(jobs.length === 0 ? 0 : apiCalls.total / jobs.length, 2),
+    apiCalls,
+    rateLimit: { remainingMin: simStats.rateLimit.remainingMin },
     ...(options.keepState ? { stateDir } : {}),
   };
 }
@@ -144,13 +163,17 @@ export function registerDemoCommand(program: Command): void {
     .option('--json', 'print exactly one JSON object (the report) on stdout')
     .option('--keep-state', 'keep the temporary state directory')
     .option('--log-level <level>', 'controller log level (logs go to stderr)', 'warn')
-    .action(async (opts: { jobs: number; seed: number; json?: boolean; keepState?: boolean; logLevel: string }) => {
+    .option('--poll-only', 'switch webhooks off: the poller alone finds queued jobs')
+    .option('--poll-interval <seconds>', 'poll interval in poll-only mode', (v) => positiveInt(v, '--poll-interval'), 10)
+    .action(async (opts: { jobs: number; seed: number; json?: boolean; keepState?: boolean; logLevel: string; pollOnly?: boolean; pollInterval: number }) => {
       const tty = !opts.json && process.stdout.isTTY;
       const report = await runDemo({
         jobs: opts.jobs,
         seed: opts.seed,
         keepState: opts.keepState,
         logLevel: opts.logLevel,
+        pollOnly: opts.pollOnly,
+        pollIntervalSeconds: opts.pollInterval,
         onProgress: tty ? (line) => process.stdout.write(`\r\x1b[2K${line}`) : undefined,
       });
       if (tty) process.stdout.write('\n');
@@ -160,7 +183,7 @@ export function registerDemoCommand(program: Command): void {
         console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed}, lost ${report.jobs.lost}`);
         console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}`);
         console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);
-        console.log(`API       ${report.apiCallsPerJob} REST calls per job`);
+        console.log(`API       ${report.apiCallsPerJob} REST calls per job (${report.apiCalls.total} in all, ${report.apiCalls.notModified} answered 304), rate limit left at least ${report.rateLimit.remainingMin}`);
       }
       process.exitCode = report.jobs.lost === 0 && report.runners.leaked === 0 ? 0 : 1;
     });

@@ -5,7 +5,7 @@ import { resolveSecret, readPrivateKey, type Config } from '../config/index.ts';
 import { Controller, type PoolRuntime } from '../controller/index.ts';
 import { systemClock, type Clock, type Logger } from '../core/index.ts';
 import { appInstallationToken, createGitHubClient, staticToken, type GitHubApi, type TokenProvider } from '../github/index.ts';
-import { WebhookIntake } from '../intake/index.ts';
+import { Poller, WebhookIntake } from '../intake/index.ts';
 import { createProvider, type Provider } from '../providers/index.ts';
 import { Store } from '../store/index.ts';
 
@@ -31,6 +31,8 @@ export interface Runtime {
   store: Store;
   github: GitHubApi;
   controller: Controller;
+  /** The poller backstop (null when polling is disabled). */
+  poller: Poller | null;
   providers: ReadonlyMap<string, Provider>;
   server: FastifyInstance | null;
   /** Base URL of the HTTP server (null without one). */
@@ -102,6 +104,20 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     concurrency: config.controller.concurrency,
   });
 
+  const poller = config.poll.enabled
+    ? new Poller({
+        github,
+        store,
+        pools,
+        logger,
+        clock,
+        intervalMs: (config.webhook.enabled ? config.poll.backstopIntervalSeconds : config.poll.intervalSeconds) * 1000,
+        discoveryIntervalMs: config.poll.discoveryIntervalSeconds * 1000,
+        repos: config.poll.repos,
+        onChange: () => controller.kick('poll'),
+      })
+    : null;
+
   let server: FastifyInstance | null = null;
   let url: string | null = null;
   if (!options.noServer) {
@@ -124,7 +140,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const port = typeof address === 'object' && address ? address.port : config.api.port;
     url = `http://${config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host}:${port}`;
   }
-  if (!options.noLoop) controller.start();
+  if (!options.noLoop) {
+    controller.start();
+    poller?.start();
+  }
   logger.info({ component: 'runtime', pools: pools.map((p) => p.name), url }, 'jitpool started');
 
   return {
@@ -132,10 +151,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     store,
     github,
     controller,
+    poller,
     providers,
     server,
     url,
     async stop(timeoutMs = 30_000) {
+      await poller?.stop();
       await controller.stop(timeoutMs);
       await server?.close();
       for (const provider of new Set(providers.values())) await provider.close();

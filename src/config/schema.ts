@@ -113,6 +113,21 @@ const poolSchema = z
   .strict()
   .refine((pool) => pool.minIdle <= pool.max, { message: 'minIdle must not exceed max', path: ['minIdle'] });
 
+const pollSchema = z
+  .object({
+    /** Poll GitHub for queued jobs at all (the backstop for lost webhooks and downtime). @default true */
+    enabled: z.boolean().default(true),
+    /** Poll interval when webhooks are off (poll-only mode, seed 004's 10 s). @default 10 */
+    intervalSeconds: seconds.default(10),
+    /** Poll interval as a backstop when webhooks are on. @default 60 */
+    backstopIntervalSeconds: seconds.default(60),
+    /** How often org-scope pools rediscover which repositories use their labels (seed 003). @default 1800 */
+    discoveryIntervalSeconds: seconds.default(1800),
+    /** Repositories (`owner/name`) to watch for org-scope pools instead of discovering them. @example ['acme/api'] */
+    repos: z.array(z.string().regex(/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, 'owner/name')).optional(),
+  })
+  .strict();
+
 const storeSchema = z
   .object({
     /** Directory for the database and runner work directories. @default ./.state */
@@ -155,6 +170,7 @@ export const configSchema = z
     }),
     webhook: webhookSchema.default({ enabled: true, path: '/webhook', secret: { env: ['JITPOOL_WEBHOOK_SECRET'] }, maxBodyBytes: 1024 * 1024 }),
     pools: z.array(poolSchema).min(1),
+    poll: pollSchema.default({ enabled: true, intervalSeconds: 10, backstopIntervalSeconds: 60, discoveryIntervalSeconds: 1800 }),
     store: storeSchema.default({ stateDir: './.state' }),
     api: apiSchema.default({ host: '127.0.0.1', port: 8080 }),
     controller: controllerSchema.default({ reconcileIntervalSeconds: 15, githubSyncIntervalSeconds: 60, concurrency: 8 }),

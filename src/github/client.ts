@@ -4,7 +4,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { JitpoolError, redact, registerSecret, type Logger } from '../core/index.ts';
 import type { TokenProvider } from './token-provider.ts';
-import type { ApiCallStats, GitHubApi, GitHubJob, GitHubRunner, GitHubScope, JitConfig, JitConfigRequest, RateLimitState } from './types.ts';
+import type { ApiCallStats, Conditional, GitHubApi, GitHubJob, GitHubRun, GitHubRunner, GitHubScope, JitConfig, JitConfigRequest, RateLimitState, RepoRef } from './types.ts';
 
 const JitOctokit = Octokit.plugin(retry, throttling);
 type JitOctokitInstance = InstanceType<typeof JitOctokit>;
@@ -30,8 +30,8 @@ export interface GitHubClientOptions {
 
 interface CachedPage {
   etag: string;
-  runners: GitHubRunner[];
-  hasNext: boolean;
+  data: unknown;
+  headers: Record<string, unknown>;
 }
 
 /**
@@ -49,7 +49,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
   const octokit: JitOctokitInstance = new JitOctokit({
     baseUrl: options.baseUrl.replace(/\/+$/, ''),
     userAgent: options.userAgent ?? 'jitpool',
-    log: { debug: () => {}, info: () => {}, warn: (m: string) => logger.warn({ component: 'github' }, redact(m)), error: (m: string) => logger.error({ component: 'github' }, redact(m)) },
+    // Failed requests are logged by octokit at error level; jitpool handles (and logs) them with context.
+    log: { debug: () => {}, info: () => {}, warn: (m: string) => logger.warn({ component: 'github' }, redact(m)), error: (m: string) => logger.debug({ component: 'github' }, redact(m)) },
     request: { fetch: timeoutFetch(timeoutMs) },
     retry: { retries: maxRetries, retryAfterBaseValue: options.retryBaseMs ?? 1000, doNotRetry: [304, 400, 401, 403, 404, 409, 410, 422, 451] },
     throttle: {
@@ -96,6 +97,49 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
     };
   }
 
+  /** One GET with If-None-Match; a 304 returns the cached body and costs no rate limit. */
+  async function conditionalGet(route: string, params: Record<string, unknown>): Promise<{ data: unknown; headers: Record<string, unknown>; notModified: boolean }> {
+    const key = `${route} ${JSON.stringify(params)}`;
+    const cached = pageCache.get(key);
+    try {
+      const response = await octokit.request(route, { ...params, headers: cached ? { 'if-none-match': cached.etag } : {} });
+      const etag = String(response.headers.etag ?? '');
+      if (etag) {
+        // Bounded: runs come and go, and their job lists must not pile up forever.
+        if (pageCache.size >= 5000) pageCache.delete(pageCache.keys().next().value!);
+        pageCache.set(key, { etag, data: response.data, headers: response.headers as Record<string, unknown> });
+      }
+      return { data: response.data, headers: response.headers as Record<string, unknown>, notModified: false };
+    } catch (err) {
+      if ((err as { status?: number }).status === 304 && cached) return { data: cached.data, headers: cached.headers, notModified: true };
+      throw err;
+    }
+  }
+
+  /** Every page of a list, each read conditionally; `notModified` when every page was a 304. */
+  async function conditionalPages<Raw, T>(
+    route: string,
+    params: Record<string, unknown>,
+    field: string | null,
+    map: (raw: Raw) => T,
+    what: string,
+  ): Promise<Conditional<T>> {
+    const items: T[] = [];
+    let notModified = true;
+    try {
+      for (let page = 1; page <= 100; page += 1) {
+        const result = await conditionalGet(route, { ...params, per_page: 100, page });
+        notModified &&= result.notModified;
+        const list = (field === null ? result.data : (result.data as Record<string, unknown>)[field]) as Raw[];
+        items.push(...list.map(map));
+        if (!/rel="next"/.test(String(result.headers.link ?? ''))) break;
+      }
+    } catch (err) {
+      throw toJitpoolError(err, what);
+    }
+    return { items, notModified };
+  }
+
   return {
     async generateJitConfig(scope, request: JitConfigRequest): Promise<JitConfig> {
       const { data } = await call(
@@ -115,33 +159,36 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
     },
 
     async listRunners(scope): Promise<GitHubRunner[]> {
-      const all: GitHubRunner[] = [];
-      for (let page = 1; page < 1000; page += 1) {
-        const key = `${scopePath(scope)}#${page}`;
-        const cached = pageCache.get(key);
-        let result: CachedPage;
-        try {
-          const response = await octokit.request(`GET ${scopePath(scope)}/actions/runners`, {
-            ...scopeParams(scope),
-            per_page: 100,
-            page,
-            headers: cached ? { 'if-none-match': cached.etag } : {},
-          });
-          const data = response.data as { runners: RawRunner[] };
-          result = {
-            etag: String(response.headers.etag ?? ''),
-            runners: data.runners.map(toRunner),
-            hasNext: /rel="next"/.test(String(response.headers.link ?? '')),
-          };
-          if (result.etag) pageCache.set(key, result);
-        } catch (err) {
-          if ((err as { status?: number }).status === 304 && cached) result = cached;
-          else throw toJitpoolError(err, `list runners of ${describeScope(scope)}`);
-        }
-        all.push(...result.runners);
-        if (!result.hasNext) break;
+      const result = await conditionalPages(`GET ${scopePath(scope)}/actions/runners`, scopeParams(scope), 'runners', toRunner, `list runners of ${describeScope(scope)}`);
+      return result.items;
+    },
+
+    listWorkflowRuns: (owner, repo, status) =>
+      conditionalPages('GET /repos/{owner}/{repo}/actions/runs', { owner, repo, status }, 'workflow_runs', toRun, `list ${status} runs of ${owner}/${repo}`),
+
+    listRunJobs: (owner, repo, runId) =>
+      conditionalPages('GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', { owner, repo, run_id: runId, filter: 'latest' }, 'jobs', toJob, `list jobs of run ${runId}`),
+
+    listScopeRepos: (org) =>
+      options.tokens.kind === 'app'
+        ? conditionalPages('GET /installation/repositories', {}, 'repositories', toRepoRef, 'list installation repositories')
+        : conditionalPages('GET /orgs/{org}/repos', { org, type: 'all' }, null, toRepoRef, `list repositories of ${org}`),
+
+    async listWorkflowPaths(owner, repo) {
+      const result = await conditionalPages('GET /repos/{owner}/{repo}/actions/workflows', { owner, repo }, 'workflows', (w: { path: string; state: string }) => w, `list workflows of ${owner}/${repo}`);
+      return { items: result.items.filter((w) => w.state === 'active').map((w) => w.path), notModified: result.notModified };
+    },
+
+    async getFileText(owner, repo, path) {
+      try {
+        const { data, notModified } = await conditionalGet('GET /repos/{owner}/{repo}/contents/{path}', { owner, repo, path });
+        const file = data as { content?: string; encoding?: string };
+        const text = file.content && file.encoding === 'base64' ? Buffer.from(file.content, 'base64').toString('utf8') : null;
+        return { text, notModified };
+      } catch (err) {
+        if ((err as { status?: number }).status === 404) return { text: null, notModified: false };
+        throw toJitpoolError(err, `read ${owner}/${repo}/${path}`);
       }
-      return all;
     },
 
     async deleteRunner(scope, runnerId): Promise<'deleted' | 'not-found'> {
@@ -275,6 +322,14 @@ function toJob(raw: RawJob): GitHubJob {
     startedAt: raw.started_at,
     completedAt: raw.completed_at,
   };
+}
+
+function toRun(raw: { id: number; status: string; event: string; head_branch: string | null }): GitHubRun {
+  return { id: raw.id, status: raw.status, event: raw.event, headBranch: raw.head_branch };
+}
+
+function toRepoRef(raw: { name: string; owner: { login: string } }): RepoRef {
+  return { owner: raw.owner.login, repo: raw.name };
 }
 
 function timeoutFetch(timeoutMs: number): typeof fetch {

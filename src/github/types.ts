@@ -43,6 +43,26 @@ export interface GitHubJob {
   completedAt: string | null;
 }
 
+/** A workflow run as the REST API lists it (the fields the poller uses). */
+export interface GitHubRun {
+  id: number;
+  status: string;
+  event: string;
+  headBranch: string | null;
+}
+
+/** A list read with a conditional request: `notModified` when GitHub answered 304 (free). */
+export interface Conditional<T> {
+  items: T[];
+  notModified: boolean;
+}
+
+/** A repository, by owner and name. */
+export interface RepoRef {
+  owner: string;
+  repo: string;
+}
+
 /** API calls made so far, as counted by the client. */
 export interface ApiCallStats {
   /** Every request sent (retries included). */
@@ -70,6 +90,16 @@ export interface GitHubApi {
   deleteRunner(scope: GitHubScope, runnerId: number): Promise<'deleted' | 'not-found'>;
   /** One workflow job. */
   getJob(owner: string, repo: string, jobId: number): Promise<GitHubJob>;
+  /** Workflow runs of a repository with a status (conditional). */
+  listWorkflowRuns(owner: string, repo: string, status: 'queued' | 'in_progress' | 'waiting'): Promise<Conditional<GitHubRun>>;
+  /** The latest attempt's jobs of a run (conditional). */
+  listRunJobs(owner: string, repo: string, runId: number): Promise<Conditional<GitHubJob>>;
+  /** Repositories an org scope can serve: the App installation's, or the org's for a token (conditional). */
+  listScopeRepos(org: string): Promise<Conditional<RepoRef>>;
+  /** Paths of a repository's workflow files (conditional). */
+  listWorkflowPaths(owner: string, repo: string): Promise<Conditional<string>>;
+  /** A file's text at the default branch, or null when it does not exist (conditional). */
+  getFileText(owner: string, repo: string, path: string): Promise<{ text: string | null; notModified: boolean }>;
   /** Calls made so far. */
   stats(): ApiCallStats;
   /** The last rate-limit figures seen, or null before the first call. */

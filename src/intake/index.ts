@@ -1,2 +1,4 @@
 export { WebhookIntake, type WebhookRequest, type WebhookResponse, type WebhookIntakeOptions } from './webhook-intake.ts';
 export { parseWorkflowJob, type WorkflowJobParse } from './workflow-job.ts';
+export { Poller, type PollerOptions, type PollResult } from './poller.ts';
+export { nextPollDelayMs } from './poll-delay.ts';

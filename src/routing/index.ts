@@ -1,1 +1,2 @@
 export * from './match.ts';
+export * from './workflow-labels.ts';

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyError } from 'fastify';
 import { JitpoolError, silentLogger } from '../core/index.ts';
 import { registerApiGate } from './api-gate.ts';
+import { WorkflowFiles, registerDiscoveryRoutes } from './discovery-routes.ts';
 import { workflowJobPayload } from './github-shapes.ts';
 import { sendError } from './http-helpers.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -66,6 +67,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   registerRunnerRoutes(app, ctx);
   registerWorkflowRoutes(app, ctx);
   registerRunnerProtocolRoutes(app, ctx);
+  const workflowFiles = new WorkflowFiles();
+  registerDiscoveryRoutes(app, ctx, workflowFiles);
 
   // Every job status change is a `workflow_job` webhook, delivered in order per job.
   state.on('job', (job) => {
@@ -90,6 +93,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     queueJob(spec: QueueJobSpec): SimJob {
       if (closing.signal.aborted) throw new JitpoolError('JP_INTERNAL', 'simulator is closed');
       return state.snapshotJob(state.queueJob(spec));
+    },
+    setWorkflowFile(owner, repo, path, text) {
+      workflowFiles.set(owner, repo, path, text);
     },
     cancelJob(id) {
       return state.snapshotJob(state.cancelJob(id));

@@ -114,6 +114,8 @@ export interface Simulator {
   setWebhookTarget(target: WebhookTarget | null): void;
   /** Queues a job (webhook `queued`) and tries to assign it at once. */
   queueJob(spec: QueueJobSpec): SimJob;
+  /** Sets (or removes, with null) a workflow file of a repository, for repository discovery. */
+  setWorkflowFile(owner: string, repo: string, path: string, text: string | null): void;
   /** Cancels a queued job (completed/cancelled), or asks the runner of an in-progress one to cancel. */
   cancelJob(id: number): SimJob;
   /** Every job ever queued, oldest first. */

@@ -1,0 +1,25 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { runDemo } from '../src/cli/demo.ts';
+
+// End to end on the real architecture: simulator, controller, process provider, fake runners.
+describe('jitpool demo', { timeout: 240_000 }, () => {
+  it('runs 120 jobs over three label sets: all complete, none lost, nothing leaked', async () => {
+    const report = await runDemo({ jobs: 120, seed: 7, logLevel: 'error' });
+    assert.equal(report.jobs.submitted, 120);
+    assert.equal(report.jobs.completed, 120);
+    assert.equal(report.jobs.lost, 0);
+    assert.equal(report.runners.leaked, 0);
+    assert.ok(report.runners.launched >= 1);
+    assert.ok(report.apiCallsPerJob > 0);
+    assert.equal(report.apiCalls.byEndpoint['POST /orgs/{org}/actions/runners/generate-jitconfig'], report.runners.launched);
+  });
+
+  it('runs the workload with webhooks switched off: the poller alone finds every job', async () => {
+    const report = await runDemo({ jobs: 40, seed: 3, logLevel: 'error', pollOnly: true, pollIntervalSeconds: 2 });
+    assert.equal(report.jobs.completed, 40);
+    assert.equal(report.jobs.lost, 0);
+    assert.equal(report.runners.leaked, 0);
+    assert.ok((report.apiCalls.byEndpoint['GET /repos/{owner}/{repo}/actions/runs'] ?? 0) > 0, 'the poller polled');
+  });
+});
