@@ -102,6 +102,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     reconcileIntervalMs: config.controller.reconcileIntervalSeconds * 1000,
     githubSyncIntervalMs: config.controller.githubSyncIntervalSeconds * 1000,
     concurrency: config.controller.concurrency,
+    ghostMinAgeMs: config.controller.ghostMinAgeSeconds * 1000,
   });
 
   const poller = config.poll.enabled

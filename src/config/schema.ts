@@ -154,6 +154,8 @@ const controllerSchema = z
     githubSyncIntervalSeconds: seconds.default(60),
     /** Provider and API calls in flight at once. @default 8 */
     concurrency: z.number().int().positive().max(256).default(8),
+    /** A registration with this controller's label but unknown to the store is removed once listed this long. @default 600 */
+    ghostMinAgeSeconds: z.number().int().min(0).default(600),
   })
   .strict();
 
@@ -173,7 +175,7 @@ export const configSchema = z
     poll: pollSchema.default({ enabled: true, intervalSeconds: 10, backstopIntervalSeconds: 60, discoveryIntervalSeconds: 1800 }),
     store: storeSchema.default({ stateDir: './.state' }),
     api: apiSchema.default({ host: '127.0.0.1', port: 8080 }),
-    controller: controllerSchema.default({ reconcileIntervalSeconds: 15, githubSyncIntervalSeconds: 60, concurrency: 8 }),
+    controller: controllerSchema.default({ reconcileIntervalSeconds: 15, githubSyncIntervalSeconds: 60, concurrency: 8, ghostMinAgeSeconds: 600 }),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),
   })
   .strict()

@@ -21,6 +21,8 @@ export interface ControllerOptions {
   concurrency?: number;
   /** A queued job this old while an idle runner waits is re-read from GitHub. @default 60000 */
   staleJobMs?: number;
+  /** A registration unknown to the store is removed once listed this long. @default 600000 */
+  ghostMinAgeMs?: number;
 }
 
 /** What one reconcile did. */
@@ -142,6 +144,7 @@ export class Controller {
       health: this.#executor.health,
       staleJobMs: this.#options.staleJobMs ?? 60_000,
       draining: this.#draining,
+      ghostMinAgeMs: this.#options.ghostMinAgeMs ?? 10 * 60_000,
     };
   }
 
@@ -225,12 +228,19 @@ export class Controller {
   }
 
   async #listRegistrations(): Promise<ObservedRegistration[] | null> {
+    const { store } = this.#options;
     const out: ObservedRegistration[] = [];
     const scopes = new Map<string, PoolRuntime>();
     for (const pool of this.#pools.values()) scopes.set(describeScope(pool.scope), pool);
     try {
-      for (const pool of scopes.values()) {
-        for (const runner of await this.#options.github.listRunners(pool.scope)) out.push({ pool: pool.name, runner });
+      for (const [scopeKey, pool] of scopes) {
+        const runners = await this.#options.github.listRunners(pool.scope);
+        const firstSeen = store.recordSightings(scopeKey, runners);
+        for (const runner of runners) {
+          const known = store.findRunnerByName(runner.name);
+          const storeState = !known ? 'unknown' : known.state === 'removed' ? 'removed' : 'live';
+          out.push({ pool: pool.name, runner, firstSeenMs: firstSeen.get(runner.id) ?? this.#options.clock.now(), storeState });
+        }
       }
     } catch (err) {
       this.#log.warn({ err: describeError(err) }, 'could not list GitHub runners; skipping registration repair this round');

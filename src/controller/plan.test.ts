@@ -45,7 +45,7 @@ function observed(patch: Partial<Observed> & { runners?: RunnerRecord[] } = {}):
   const runners = patch.runners ?? [];
   return {
     nowMs: NOW, controllerLabel: 'jitpool-test', pools: [POOL], runners, openJobs: [], compute: runners.map((r) => computeFor(r)),
-    registrations: null, inFlight: new Set(), health: {}, staleJobMs: 60_000, ...patch,
+    registrations: null, inFlight: new Set(), health: {}, staleJobMs: 60_000, ghostMinAgeMs: 600_000, ...patch,
   };
 }
 
@@ -196,22 +196,28 @@ describe('plan', () => {
 
   it('ghost registrations carrying our label are removed unless busy; foreign ones are untouched', () => {
     const live = runner('idle', { stateSinceMs: NOW });
-    const reg = (id: number, name: string, labels: string[], busy = false) => ({
-      pool: 'linux', runner: { id, name, status: 'offline' as const, busy, ephemeral: true, labels },
+    const reg = (id: number, name: string, labels: string[], extra: { busy?: boolean; firstSeenMs?: number; storeState?: 'live' | 'removed' | 'unknown' } = {}) => ({
+      pool: 'linux',
+      runner: { id, name, status: 'offline' as const, busy: extra.busy ?? false, ephemeral: true, labels },
+      firstSeenMs: extra.firstSeenMs ?? NOW - 700_000,
+      storeState: extra.storeState ?? 'unknown',
     });
     const actions = plan(
       observed({
         pools: [{ ...POOL, idleGraceMs: 60_000 }],
         runners: [live],
         registrations: [
-          reg(1, live.name, ['jitpool-test']),
+          reg(1, live.name, ['jitpool-test'], { storeState: 'live' }),
           reg(2, 'jp-linux-dead', ['jitpool-test']),
-          reg(3, 'jp-linux-busy', ['jitpool-test'], true),
+          reg(3, 'jp-linux-busy', ['jitpool-test'], { busy: true }),
           reg(4, 'someone-else', ['self-hosted']),
+          reg(5, 'jp-linux-new', ['jitpool-test'], { firstSeenMs: NOW - 1000 }),
+          reg(6, 'jp-linux-removed', ['jitpool-test'], { firstSeenMs: NOW - 1000, storeState: 'removed' }),
         ],
       }),
     );
-    assert.deepEqual(actions.map((a) => (a.kind === 'removeGhost' ? a.githubRunnerId : a.kind)), [2]);
+    // 2: old enough; 5: too young to be called a ghost; 6: the store removed it, so it is surely dead.
+    assert.deepEqual(actions.map((a) => (a.kind === 'removeGhost' ? a.githubRunnerId : a.kind)), [2, 6]);
   });
 
   it('a queued job next to an idle runner for too long is re-read from GitHub', () => {

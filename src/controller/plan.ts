@@ -24,6 +24,10 @@ export interface PoolHealth {
 export interface ObservedRegistration {
   pool: string;
   runner: GitHubRunner;
+  /** When jitpool first saw this registration listed. */
+  firstSeenMs: number;
+  /** `removed` when the store knows the name as a removed runner (a sure ghost), else `unknown` or `live`. */
+  storeState: 'live' | 'removed' | 'unknown';
 }
 
 /** Everything one reconcile observed: the store, the providers and (sometimes) GitHub. */
@@ -44,6 +48,8 @@ export interface Observed {
   health: Readonly<Record<string, PoolHealth>>;
   /** A queued job this old while an idle runner waits is re-read from GitHub. @example 60000 */
   staleJobMs: number;
+  /** A registration unknown to the store is removed only once it has been listed this long. */
+  ghostMinAgeMs: number;
   /** Draining: launch nothing, keep no idle runner (shutdown with `--drain`, end of the demo). */
   draining?: boolean;
 }
@@ -190,14 +196,19 @@ function planRegistrations(observed: Observed, registrations: readonly ObservedR
   const touched = new Set(planned.map((a) => ('runnerId' in a ? a.runnerId : '')));
   const ourLabel = observed.controllerLabel.toLowerCase();
   const seen = new Set<number>();
-  for (const { pool, runner: registration } of registrations) {
+  for (const { pool, runner: registration, firstSeenMs, storeState } of registrations) {
     if (seen.has(registration.id)) continue;
     seen.add(registration.id);
     if (!registration.labels.some((label) => label.toLowerCase() === ourLabel)) continue;
     const runner = byName.get(registration.name);
     if (!runner) {
       // Never remove a busy registration: GitHub would refuse, and the job must finish (truth 2).
-      if (!registration.busy) actions.push({ kind: 'removeGhost', pool, githubRunnerId: registration.id, name: registration.name, reason: `registration (${registration.status}) unknown to the store` });
+      // A runner the store removed is surely dead; an unknown name waits out the minimum age
+      // (a store restored from a backup, a clock skew) before it is called a ghost.
+      const isOldEnough = storeState === 'removed' || observed.nowMs - firstSeenMs >= observed.ghostMinAgeMs;
+      if (!registration.busy && isOldEnough) {
+        actions.push({ kind: 'removeGhost', pool, githubRunnerId: registration.id, name: registration.name, reason: `registration (${registration.status}) of a ${storeState === 'removed' ? 'removed' : 'unknown'} runner` });
+      }
       continue;
     }
     if (observed.inFlight.has(runner.id) || touched.has(runner.id)) continue;

@@ -76,3 +76,16 @@ describe('Poller', () => {
     void sim;
   });
 });
+
+describe('Poller repairs', () => {
+  it('learns how a job ended when the store thinks it is still queued (lost completed webhook)', async (t) => {
+    const { sim, store, poller } = await setup(t);
+    const job = sim.queueJob({ owner: 'acme', repo: 'uses-us', labels: ['self-hosted', 'linux'], durationMs: 1000 });
+    await poller.pollOnce();
+    assert.equal(store.getJob(job.id)?.state, 'queued');
+    sim.cancelJob(job.id);
+    await poller.pollOnce();
+    assert.equal(store.getJob(job.id)?.state, 'completed');
+    assert.equal(store.getJob(job.id)?.conclusion, 'cancelled');
+  });
+});

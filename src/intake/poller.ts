@@ -46,6 +46,8 @@ export class Poller {
   #stopped = false;
   #lastCountedCalls = 1;
   #running: Promise<PollResult> | null = null;
+  /** Job ids each repository's open-run lists held at their last fresh read. */
+  readonly #listedJobs = new Map<string, Set<number>>();
 
   constructor(options: PollerOptions) {
     this.#options = options;
@@ -155,17 +157,44 @@ export class Poller {
   }
 
   async #pollRepo(ref: RepoRef): Promise<number> {
-    const { github } = this.#options;
+    const { github, store } = this.#options;
+    const repoKey = `${ref.owner}/${ref.repo}`.toLowerCase();
+    const startedMs = this.#options.clock.now();
     let changed = 0;
+    let isAnyListFresh = false;
+    const listed = new Set<number>();
     // A run is `in_progress` as soon as one of its jobs started, though others may still be queued.
     for (const status of ['queued', 'in_progress'] as const) {
+      const memoKey = `${repoKey} ${status}`;
       const runs = await github.listWorkflowRuns(ref.owner, ref.repo, status);
-      if (runs.notModified) continue;
+      const remembered = this.#listedJobs.get(memoKey);
+      if (runs.notModified && remembered) {
+        // Same runs as last time: their jobs were recorded then; only remember what they hold.
+        for (const id of remembered) listed.add(id);
+        continue;
+      }
+      isAnyListFresh = true;
+      const ids = new Set<number>();
       for (const run of runs.items) {
         const jobs = await github.listRunJobs(ref.owner, ref.repo, run.id);
-        if (jobs.notModified) continue;
-        for (const job of jobs.items) if (this.#record(ref, job)) changed += 1;
+        for (const job of jobs.items) {
+          ids.add(job.id);
+          if (!jobs.notModified && this.#record(ref, job)) changed += 1;
+        }
       }
+      this.#listedJobs.set(memoKey, ids);
+      for (const id of ids) listed.add(id);
+    }
+    if (!isAnyListFresh) return changed;
+    // Jobs the store thinks open but no open run lists any more finished while nobody told us
+    // (lost `completed` webhooks, downtime): read each once to learn how it ended.
+    const vanished = store
+      .listOpenJobs()
+      .filter((job) => `${job.owner}/${job.repo}`.toLowerCase() === repoKey)
+      .filter((job) => job.state !== 'waiting' && !listed.has(job.id) && job.updatedAtMs < startedMs);
+    for (const job of vanished) {
+      const fresh = await github.getJob(ref.owner, ref.repo, job.id);
+      if (this.#record(ref, fresh)) changed += 1;
     }
     return changed;
   }

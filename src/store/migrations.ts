@@ -65,6 +65,20 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX transitions_entity ON transitions (entity, entity_id);
     `,
   },
+  {
+    version: 2,
+    name: 'registration sightings',
+    sql: `
+      CREATE TABLE registration_sightings (
+        github_runner_id INTEGER NOT NULL,
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        PRIMARY KEY (scope, github_runner_id)
+      );
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's `user_version`; returns the resulting version. */

@@ -239,6 +239,30 @@ export class Store {
     return Number(this.#stmt('DELETE FROM deliveries WHERE received_at_ms < ?').run(this.#clock.now() - maxAgeMs).changes);
   }
 
+  // ---- registration sightings (ghost age) ---------------------------------------------------
+
+  /**
+   * Records that GitHub lists these registrations in `scope` now and forgets those it no longer
+   * lists; returns when each was first seen. GitHub's runner list has no creation time, so a
+   * ghost's age is the time jitpool has been seeing it.
+   */
+  recordSightings(scope: string, registrations: ReadonlyArray<{ id: number; name: string }>): Map<number, number> {
+    return this.transaction(() => {
+      const now = this.#clock.now();
+      const firstSeen = new Map<number, number>();
+      const upsert = this.#stmt(
+        `INSERT INTO registration_sightings (github_runner_id, scope, name, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (scope, github_runner_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms RETURNING first_seen_ms`,
+      );
+      for (const registration of registrations) {
+        const row = upsert.get(registration.id, scope, registration.name, now, now) as { first_seen_ms: number };
+        firstSeen.set(registration.id, Number(row.first_seen_ms));
+      }
+      this.#stmt('DELETE FROM registration_sightings WHERE scope = ? AND last_seen_ms < ?').run(scope, now);
+      return firstSeen;
+    });
+  }
+
   // ---- transitions ---------------------------------------------------------------------
 
   /** Appends a free-form event (pool degraded, job timeout, …) to the transition log. */
