@@ -150,7 +150,8 @@ export class Controller {
 
   /**
    * Drains: no more launches, idle runners are scaled down, busy ones finish their job. Resolves
-   * once no runner is left or `timeoutMs` passed; returns how many runners are still alive.
+   * once no runner is left or `timeoutMs` passed; returns how many runners are still alive (-1
+   * when the controller was stopped meanwhile).
    */
   async drain(timeoutMs = 60_000): Promise<number> {
     this.#draining = true;
@@ -159,6 +160,7 @@ export class Controller {
     for (;;) {
       this.kick('drain');
       await this.settle();
+      if (this.#stopped) return -1;
       const alive = this.#options.store.listLiveRunners().length;
       if (alive === 0 || performance.now() > deadline) return alive;
       await new Promise((resolve) => setTimeout(resolve, 100));
