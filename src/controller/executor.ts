@@ -127,9 +127,10 @@ export class Executor {
       jit = await github.generateJitConfig(pool.scope, { name: runner.name, runnerGroupId: pool.runnerGroupId, labels: runner.labels, workFolder: '_work' });
     } catch (err) {
       store.updateRunner(runner.id, { state: 'failed', lastError: describeError(err) }, ACTOR, 'JIT config request failed');
-      store.updateRunner(runner.id, { state: 'removed' }, ACTOR, 'nothing was created');
       this.#recordFailure(pool.name, err);
       log.error({ err: describeError(err) }, 'could not register runner');
+      // The request may have registered the runner before failing (a timeout): cleanup looks it up by name.
+      await this.#cleanup({ kind: 'cleanup', runnerId: runner.id, toState: 'failed', reason: 'JIT config request failed', exitCode: null, force: true });
       return;
     }
     store.updateRunner(runner.id, { state: 'provisioning', githubRunnerId: jit.runnerId }, ACTOR, 'registered (JIT)');
@@ -258,6 +259,12 @@ export class Executor {
         ACTOR,
         action.reason,
       );
+    }
+    if (runner.githubRunnerId === null && runner.state !== 'finished' && pool) {
+      // A launch interrupted between GitHub's answer and our write leaves a registration we never
+      // recorded; find it by name (names are persisted before the JIT request) so it is not leaked.
+      const found = await github.findRunnerByName(pool.scope, runner.name);
+      if (found) runner = store.updateRunner(runner.id, { githubRunnerId: found.id }, ACTOR, 'registration found by name');
     }
     const computeId = runner.computeId ?? runner.name;
     if (pool) {

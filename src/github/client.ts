@@ -163,6 +163,15 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
       return result.items;
     },
 
+    async findRunnerByName(scope, name) {
+      const { data } = await call(
+        () => octokit.request(`GET ${scopePath(scope)}/actions/runners`, { ...scopeParams(scope), name, per_page: 100 }),
+        `find runner ${name} in ${describeScope(scope)}`,
+      );
+      const match = (data as { runners: RawRunner[] }).runners.find((runner) => runner.name === name);
+      return match ? toRunner(match) : null;
+    },
+
     listWorkflowRuns: (owner, repo, status) =>
       conditionalPages('GET /repos/{owner}/{repo}/actions/runs', { owner, repo, status }, 'workflow_runs', toRun, `list ${status} runs of ${owner}/${repo}`),
 

@@ -86,6 +86,8 @@ export interface GitHubApi {
   generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig>;
   /** Every registration in a scope (all pages; conditional requests make unchanged pages free). */
   listRunners(scope: GitHubScope): Promise<GitHubRunner[]>;
+  /** The registration named `name` in a scope, or null (one request, GitHub's `name` filter). */
+  findRunnerByName(scope: GitHubScope, name: string): Promise<GitHubRunner | null>;
   /** Deletes a registration: `deleted`, or `not-found` when it was already gone. Throws `JP_GITHUB_RUNNER_BUSY` while it runs a job. */
   deleteRunner(scope: GitHubScope, runnerId: number): Promise<'deleted' | 'not-found'>;
   /** One workflow job. */
