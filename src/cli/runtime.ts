@@ -58,40 +58,44 @@ export function tokenProviderOf(config: Config, env: NodeJS.ProcessEnv): TokenPr
   });
 }
 
+/** The pools a config describes, each with its provider (or the override given for it). */
+export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyMap<string, Provider>): PoolRuntime[] {
+  return config.pools.map((pool) => ({
+    name: pool.name,
+    labels: pool.labels,
+    scope: pool.scope,
+    runnerGroupId: pool.runnerGroupId,
+    minIdle: pool.minIdle,
+    max: pool.max,
+    bootTimeoutMs: pool.bootTimeoutSeconds * 1000,
+    jobTimeoutMs: pool.jobTimeoutSeconds * 1000,
+    idleGraceMs: pool.idleGraceSeconds * 1000,
+    provider:
+      overrides?.get(pool.name) ??
+      createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger }),
+  }));
+}
+
+/** The GitHub client a config describes. */
+export function githubClientOf(config: Config, logger: Logger, env: NodeJS.ProcessEnv): GitHubApi {
+  return createGitHubClient({
+    baseUrl: config.github.apiUrl,
+    tokens: tokenProviderOf(config, env),
+    logger,
+    writeConcurrency: config.github.writeConcurrency,
+    writeMinIntervalMs: config.github.writeMinIntervalMs,
+  });
+}
+
 /** Starts everything a config describes. */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, logger } = options;
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const store = Store.open(sqlitePathOf(config), clock);
-  const github =
-    options.github ??
-    createGitHubClient({
-      baseUrl: config.github.apiUrl,
-      tokens: tokenProviderOf(config, env),
-      logger,
-      writeConcurrency: config.github.writeConcurrency,
-      writeMinIntervalMs: config.github.writeMinIntervalMs,
-    });
-  const providers = new Map<string, Provider>();
-  const pools: PoolRuntime[] = config.pools.map((pool) => {
-    const provider =
-      options.providers?.get(pool.name) ??
-      createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger });
-    providers.set(pool.name, provider);
-    return {
-      name: pool.name,
-      labels: pool.labels,
-      scope: pool.scope,
-      runnerGroupId: pool.runnerGroupId,
-      minIdle: pool.minIdle,
-      max: pool.max,
-      bootTimeoutMs: pool.bootTimeoutSeconds * 1000,
-      jobTimeoutMs: pool.jobTimeoutSeconds * 1000,
-      idleGraceMs: pool.idleGraceSeconds * 1000,
-      provider,
-    };
-  });
+  const github = options.github ?? githubClientOf(config, logger, env);
+  const pools = buildPools(config, logger, options.providers);
+  const providers = new Map(pools.map((pool) => [pool.name, pool.provider]));
   const controller = new Controller({
     controllerId: config.controllerId,
     store,

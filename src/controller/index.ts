@@ -2,3 +2,4 @@ export { plan, type Action, type Observed, type PoolPlanSpec, type PoolHealth, t
 export { Executor, DEGRADED_AFTER_FAILURES, type PoolRuntime, type ExecutorOptions } from './executor.ts';
 export { Controller, type ControllerOptions, type ReconcileResult } from './controller.ts';
 export { Limiter } from './limiter.ts';
+export { diagnose, repair, type DoctorDeps, type DoctorReport, type GhostFinding, type RepairResult } from './doctor.ts';

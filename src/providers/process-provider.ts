@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { JitpoolError, isSafeRunnerName, sleep, type Logger } from '../core/index.ts';
@@ -157,6 +157,40 @@ export class ProcessProvider implements Provider {
   async logs(computeId: string, lines: number): Promise<string> {
     if (!isSafeRunnerName(computeId)) return '';
     return tailFile(join(this.#dir(computeId), LOG_FILE), lines);
+  }
+
+  /**
+   * Work directories no live runner owns: no metadata (a crash before it was written) or a dead
+   * process, untouched for `minAgeMs`, and not named in `liveNames`. For `jitpool doctor`.
+   */
+  async staleWorkDirs(liveNames: ReadonlySet<string>, minAgeMs: number, nowMs = Date.now()): Promise<Array<{ name: string; path: string; ageMs: number }>> {
+    const out: Array<{ name: string; path: string; ageMs: number }> = [];
+    let entries: string[];
+    try {
+      entries = readdirSync(this.#options.workRoot);
+    } catch {
+      return out;
+    }
+    for (const name of entries) {
+      if (!isSafeRunnerName(name) || liveNames.has(name)) continue;
+      const dir = this.#dir(name);
+      const meta = readMeta(dir);
+      if (meta && (meta.controllerId !== this.#options.controllerId || isAlive(meta))) continue;
+      let ageMs: number;
+      try {
+        ageMs = nowMs - statSync(dir).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (ageMs >= minAgeMs) out.push({ name, path: dir, ageMs });
+    }
+    return out;
+  }
+
+  /** Removes one stale work directory (see {@link staleWorkDirs}). */
+  async removeWorkDir(name: string): Promise<void> {
+    if (!isSafeRunnerName(name)) return;
+    rmSync(this.#dir(name), { recursive: true, force: true, maxRetries: 3 });
   }
 
   onChange(listener: (info: ComputeInfo) => void): () => void {
