@@ -9,7 +9,8 @@ import { JitpoolError } from './errors.ts';
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}$/;
 const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
-const REPO = /^[A-Za-z0-9._-]{1,100}$/;
+/** A leading dash is refused: such a name could read as an option where it reaches an argv. */
+const REPO = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,99}$/;
 const POOL = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 const CONTROLLER_ID = /^[a-z0-9](?:[a-z0-9-]{0,22}[a-z0-9])?$/;
 const RUNNER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

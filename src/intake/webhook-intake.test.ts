@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
 import { silentLogger } from '../core/index.ts';
 import { Store } from '../store/index.ts';
@@ -21,7 +22,7 @@ function payload(action: string, patch: Record<string, unknown> = {}) {
 
 async function request(body: unknown, headers: Partial<WebhookRequest> = {}): Promise<WebhookRequest> {
   const raw = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  return { deliveryId: 'd-1', event: 'workflow_job', signature: await sign(SECRET, raw.toString('utf8')), rawBody: raw, ...headers };
+  return { deliveryId: randomUUID(), event: 'workflow_job', signature: await sign(SECRET, raw.toString('utf8')), rawBody: raw, ...headers };
 }
 
 function setup() {
@@ -103,9 +104,9 @@ describe('WebhookIntake', () => {
 
   it('follows a job through in_progress and completed, even out of order', async () => {
     const { store, intake } = setup();
-    await intake.handle(await request(payload('queued'), { deliveryId: 'a' }));
-    await intake.handle(await request(payload('completed'), { deliveryId: 'c' }));
-    const late = await intake.handle(await request(payload('in_progress'), { deliveryId: 'b' }));
+    await intake.handle(await request(payload('queued'), { deliveryId: randomUUID() }));
+    await intake.handle(await request(payload('completed'), { deliveryId: randomUUID() }));
+    const late = await intake.handle(await request(payload('in_progress'), { deliveryId: randomUUID() }));
     assert.equal(late.status, 202);
     assert.equal(store.getJob(42)?.state, 'completed');
     assert.equal(store.getJob(42)?.runnerName, 'jp-linux-abcd');

@@ -30,7 +30,8 @@ export interface WebhookIntakeOptions {
   onOutcome?: (outcome: 'accepted' | 'duplicate' | 'ignored' | 'rejected', code?: string) => void;
 }
 
-const DELIVERY_ID = /^[A-Za-z0-9-]{1,100}$/;
+/** GitHub's delivery ids are GUIDs. */
+const DELIVERY_ID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const EVENT_NAME = /^[a-z_]{1,64}$/;
 
 /**
