@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID, createHash } from 'node:crypto';
 import { JitpoolError, labelsSatisfy, type Logger } from '../core/index.ts';
+import { RunnerGroups } from './runner-groups.ts';
+import { RunnerTally } from './runner-tally.ts';
 import type { QueueJobSpec, RunnerChange, SimJob, SimJobConclusion, SimJobStatus, SimRunner, SimScope } from './types.ts';
 
 /** A runner registration as the simulator keeps it. */
@@ -22,6 +24,8 @@ export interface RunnerRecord {
   /** Open acquire long polls, each answered once with an outcome. */
   waiters: Set<(outcome: AcquireOutcome) => void>;
   isJobDelivered: boolean;
+  /** Injected `noboot` fault: `/online` is accepted but the runner never comes online. */
+  isNoBoot: boolean;
 }
 
 /** A job as the simulator keeps it. */
@@ -41,6 +45,7 @@ export interface JobRecord {
   runnerId: number | null;
   runnerName: string | null;
   runnerGroupId: number | null;
+  runnerGroupName: string | null;
   requiredGroupId: number | null;
   plannedConclusion: 'success' | 'failure';
   isDieMidJob: boolean;
@@ -77,10 +82,15 @@ export interface SimStateEvents {
   runner: [SimRunner, RunnerChange];
 }
 
-/** The name GitHub shows for a runner group. */
-export function runnerGroupName(groupId: number): string {
-  return groupId === 1 ? 'Default' : `group-${groupId}`;
+/** Fault decisions the state asks for (the simulator's fault injector); none by default. */
+export interface StateFaults {
+  /** True when a new registration must never come online. */
+  shouldNotBoot(): boolean;
+  /** True when the runner that just took a job must die halfway through it. */
+  shouldDie(): boolean;
 }
+
+const NO_FAULTS: StateFaults = { shouldNotBoot: () => false, shouldDie: () => false };
 
 /** A stable key of a scope, case-insensitive like GitHub's names. */
 export function scopeKey(scope: SimScope): string {
@@ -120,13 +130,19 @@ export class SimState extends EventEmitter<SimStateEvents> {
   readonly #runs = new Map<number, RunRecord>();
   readonly #runNumbers = new Map<string, number>();
   readonly #log: Logger;
+  readonly #faults: StateFaults;
+  /** Runner groups and the repositories they serve. */
+  readonly groups = new RunnerGroups();
+  /** Concurrency and busy-runner safety record. */
+  readonly tally = new RunnerTally();
   #nextRunnerId = 1;
   #nextJobId = 10_000_001;
   #nextRunId = 5_000_001;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, faults: StateFaults = NO_FAULTS) {
     super();
     this.#log = log;
+    this.#faults = faults;
   }
 
   /** Registers a runner (offline until it connects). Throws `JP_GITHUB_CONFLICT` on a duplicate name in the scope. */
@@ -152,8 +168,10 @@ export class SimState extends EventEmitter<SimStateEvents> {
       idleSinceMs: nowMs,
       waiters: new Set(),
       isJobDelivered: false,
+      isNoBoot: this.#faults.shouldNotBoot(),
     };
     this.#runners.set(runner.id, runner);
+    this.tally.added(runner.name);
     this.#log.debug({ runnerId: runner.id, runnerName: runner.name }, 'runner registered');
     this.#emitRunner(runner, 'registered');
     return runner;
@@ -187,6 +205,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   /** The runner connected (`run` started): online and idle, then assignment runs. */
   markOnline(runner: RunnerRecord, nowMs = Date.now()): void {
+    if (runner.isNoBoot) return;
     runner.lastSeenMs = nowMs;
     if (runner.status === 'online') return;
     runner.status = 'online';
@@ -197,6 +216,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   /** A poll or heartbeat: the runner is alive. */
   touch(runner: RunnerRecord, nowMs = Date.now()): void {
+    if (runner.isNoBoot) return;
     runner.lastSeenMs = nowMs;
     if (runner.status === 'offline') this.markOnline(runner, nowMs);
   }
@@ -214,8 +234,8 @@ export class SimState extends EventEmitter<SimStateEvents> {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         runner.waiters.delete(finish);
-        // Time spent inside a poll counts as heard from.
-        runner.lastSeenMs = Date.now();
+        // Time spent inside a poll counts as heard from (not for a runner that never booted).
+        if (!runner.isNoBoot) runner.lastSeenMs = Date.now();
         if (outcome.kind === 'job') runner.isJobDelivered = true;
         resolve(outcome);
       };
@@ -228,10 +248,10 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   /** True while the runner has an acquire poll open (it is being heard from). */
   isPolling(runner: RunnerRecord): boolean {
-    return runner.waiters.size > 0;
+    return runner.waiters.size > 0 && !runner.isNoBoot;
   }
 
-  /** Creates a run (or reuses `spec.runId`) and a queued job, then tries assignment. */
+  /** Creates a run (or reuses `spec.runId`) and a queued job (or a `waiting` one, see {@link QueueJobSpec.waitingForApproval}), then tries assignment. */
   queueJob(spec: QueueJobSpec, nowMs = Date.now()): JobRecord {
     if (!Array.isArray(spec.labels) || spec.labels.length === 0) {
       throw new JitpoolError('JP_INPUT_INVALID', 'queueJob: a job needs at least one label');
@@ -245,7 +265,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       repo: spec.repo,
       name: spec.name ?? `job-${id}`,
       labels: [...spec.labels],
-      status: 'queued',
+      status: spec.waitingForApproval === true ? 'waiting' : 'queued',
       conclusion: null,
       createdAtMs: nowMs,
       startedAtMs: null,
@@ -254,6 +274,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       runnerId: null,
       runnerName: null,
       runnerGroupId: null,
+      runnerGroupName: null,
       requiredGroupId: spec.runnerGroupId ?? null,
       plannedConclusion: spec.conclusion ?? 'success',
       isDieMidJob: spec.dieMidJob ?? false,
@@ -267,11 +288,23 @@ export class SimState extends EventEmitter<SimStateEvents> {
     return job;
   }
 
-  /** Cancels a queued job at once; an in-progress one is cancelled when its runner reports back. */
+  /** Approves a job `waiting` for its environment: it becomes `queued` and assignable. Throws `JP_INPUT_INVALID` when it is not waiting. */
+  approveJob(id: number, nowMs = Date.now()): JobRecord {
+    const job = this.#jobs.get(id);
+    if (!job) throw new JitpoolError('JP_GITHUB_NOT_FOUND', `job ${id} not found`);
+    if (job.status !== 'waiting') throw new JitpoolError('JP_INPUT_INVALID', `approveJob: job ${id} is ${job.status}, not waiting`);
+    job.status = 'queued';
+    this.#touchRun(job.runId, nowMs);
+    this.#emitJob(job);
+    this.assign(nowMs);
+    return job;
+  }
+
+  /** Cancels a queued or waiting job at once; an in-progress one is cancelled when its runner reports back. */
   cancelJob(id: number, nowMs = Date.now()): JobRecord {
     const job = this.#jobs.get(id);
     if (!job) throw new JitpoolError('JP_GITHUB_NOT_FOUND', `job ${id} not found`);
-    if (job.status === 'queued') this.#completeJob(job, 'cancelled', nowMs);
+    if (job.status === 'queued' || job.status === 'waiting') this.#completeJob(job, 'cancelled', nowMs);
     else if (job.status === 'in_progress') job.isCancelRequested = true;
     return job;
   }
@@ -296,11 +329,12 @@ export class SimState extends EventEmitter<SimStateEvents> {
     return [...this.#runs.values()];
   }
 
-  /** A run's status derived from its jobs: queued while any is queued, in_progress while any runs, else completed. */
+  /** A run's status derived from its jobs: in_progress while any runs, else queued while any is queued, else waiting while any waits, else completed. */
   runStatus(run: RunRecord): { status: SimJobStatus; conclusion: SimJobConclusion | null } {
     const jobs = run.jobIds.map((id) => this.#jobs.get(id)).filter((job) => job !== undefined);
-    if (jobs.some((job) => job.status === 'queued')) return { status: 'queued', conclusion: null };
     if (jobs.some((job) => job.status === 'in_progress')) return { status: 'in_progress', conclusion: null };
+    if (jobs.some((job) => job.status === 'queued')) return { status: 'queued', conclusion: null };
+    if (jobs.some((job) => job.status === 'waiting')) return { status: 'waiting', conclusion: null };
     if (jobs.some((job) => job.conclusion === 'failure')) return { status: 'completed', conclusion: 'failure' };
     if (jobs.some((job) => job.conclusion === 'cancelled')) return { status: 'completed', conclusion: 'cancelled' };
     return { status: 'completed', conclusion: 'success' };
@@ -335,6 +369,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       if (runner.isBusy && runner.jobId !== null) {
         const job = this.#jobs.get(runner.jobId);
         this.#log.info({ runnerId: runner.id, jobId: runner.jobId }, 'runner lost mid-job: job fails');
+        if (job && !job.isDieMidJob) this.tally.killedWhileBusy();
         runner.isBusy = false;
         runner.jobId = null;
         if (job && job.status === 'in_progress') this.#completeJob(job, 'failure', nowMs);
@@ -345,8 +380,9 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   /**
    * GitHub's assignment rule: each queued job, oldest first, goes to any idle online runner in a
-   * scope that serves its repo, of the required group if any, whose labels include all the job's
-   * labels (case-insensitive). Runners are not bound to the job they were created for.
+   * scope that serves its repo, of a group that serves its repo (and of the required group if
+   * any), whose labels include all the job's labels (case-insensitive). Runners are not bound to
+   * the job they were created for. `waiting` jobs are not assignable until approved.
    */
   assign(nowMs = Date.now()): void {
     const queued = this.jobRecords().filter((job) => job.status === 'queued');
@@ -358,6 +394,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       const index = idle.findIndex(
         (runner) =>
           scopeServes(runner.scope, job.owner, job.repo) &&
+          this.groups.serves(runner.groupId, job.owner, job.repo) &&
           (job.requiredGroupId === null || runner.groupId === job.requiredGroupId) &&
           labelsSatisfy(runner.labels, job.labels),
       );
@@ -388,7 +425,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       runnerId: job.runnerId,
       runnerName: job.runnerName,
       runnerGroupId: job.runnerGroupId,
-      runnerGroupName: job.runnerGroupId === null ? null : runnerGroupName(job.runnerGroupId),
+      runnerGroupName: job.runnerGroupName,
       requiredRunnerGroupId: job.requiredGroupId,
     };
   }
@@ -423,6 +460,8 @@ export class SimState extends EventEmitter<SimStateEvents> {
     job.runnerId = runner.id;
     job.runnerName = runner.name;
     job.runnerGroupId = runner.groupId;
+    job.runnerGroupName = this.groups.nameOf(runner.groupId);
+    if (!job.isDieMidJob && this.#faults.shouldDie()) job.isDieMidJob = true;
     runner.isBusy = true;
     runner.jobId = job.id;
     runner.isJobDelivered = false;
@@ -444,6 +483,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   #removeRunner(runner: RunnerRecord): void {
     this.#runners.delete(runner.id);
+    this.tally.removed(runner.name, runner.isBusy);
     for (const waiter of [...runner.waiters]) waiter({ kind: 'gone' });
     this.#emitRunner(runner, 'deleted');
   }
