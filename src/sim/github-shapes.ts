@@ -180,6 +180,7 @@ export function repositoryResource(owner: string, repo: string, apiUrl: string):
     license: null,
     allow_forking: true,
     web_commit_signoff_required: false,
+    custom_properties: {},
   };
 }
 
