@@ -84,8 +84,8 @@ export function registerApiGate(app: FastifyInstance, options: ApiGateOptions): 
     const key = endpointKey(request);
     stats.byEndpoint[key] = (stats.byEndpoint[key] ?? 0) + 1;
     const isRateLimitPath = request.routeOptions.url === RATE_LIMIT_PATH;
-    const fault = isRateLimitPath ? null : faults.apiFault(key);
-    if (fault !== null && fault.latencyMs > 0) await delay(fault.latencyMs, undefined, { signal: options.closing }).catch(() => undefined);
+    const latencyMs = isRateLimitPath ? 0 : faults.latencyMs(key);
+    if (latencyMs > 0) await delay(latencyMs, undefined, { signal: options.closing }).catch(() => undefined);
     reply.header('x-github-request-id', randomUUID().toUpperCase());
     reply.header('x-github-api-version-selected', '2022-11-28');
     const token = bearerToken(request);
@@ -104,7 +104,8 @@ export function registerApiGate(app: FastifyInstance, options: ApiGateOptions): 
         documentation_url: RATE_LIMIT_DOCS,
       });
     }
-    if (fault?.outcome.kind === 'throttle') {
+    const fault = isRateLimitPath ? null : faults.apiFault(key);
+    if (fault?.kind === 'throttle') {
       // GitHub's secondary limit: 429 with Retry-After; it does not consume the primary budget.
       refused.add(request);
       reply.header('retry-after', '1');
@@ -113,9 +114,9 @@ export function registerApiGate(app: FastifyInstance, options: ApiGateOptions): 
         documentation_url: `${RATE_LIMIT_DOCS}#about-secondary-rate-limits`,
       });
     }
-    if (fault?.outcome.kind === 'error') {
+    if (fault?.kind === 'error') {
       // Answered without being handled: the request had no effect.
-      const { status } = fault.outcome;
+      const { status } = fault;
       return sendError(reply, status, ERROR_MESSAGES[status] ?? 'Server Error');
     }
   });

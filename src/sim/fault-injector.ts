@@ -21,11 +21,8 @@ export interface FaultCounts {
   died: number;
 }
 
-/** What the gate does to one API request. */
-export interface ApiFaultDecision {
-  latencyMs: number;
-  outcome: { kind: 'none' } | { kind: 'error'; status: 500 | 502 | 503 } | { kind: 'throttle' };
-}
+/** What the gate answers instead of handling one API request, if anything. */
+export type ApiFaultDecision = { kind: 'none' } | { kind: 'error'; status: 500 | 502 | 503 } | { kind: 'throttle' };
 
 /** What the sender does to one webhook delivery. */
 export interface WebhookFaultDecision {
@@ -74,29 +71,32 @@ export class FaultInjector {
     return structuredClone(this.#spec);
   }
 
-  /** The fault (if any) for one request to `endpoint` (`METHOD /templated/path`). */
+  /** The latency added to a request to `endpoint` (`METHOD /templated/path`), in ms. */
+  latencyMs(endpoint: string): number {
+    return this.#spec.apiByEndpoint?.[endpoint]?.latencyMs ?? this.#spec.api?.latencyMs ?? 0;
+  }
+
+  /** The fault (if any) for one authenticated request to `endpoint` (`METHOD /templated/path`). */
   apiFault(endpoint: string): ApiFaultDecision {
-    const scoped = this.#spec.apiByEndpoint?.[endpoint];
-    const faults: ApiFaults = { ...this.#spec.api, ...scoped };
-    const latencyMs = faults.latencyMs ?? 0;
+    const faults: ApiFaults = { ...this.#spec.api, ...this.#spec.apiByEndpoint?.[endpoint] };
     const endpointBurst = this.#endpointBurstLeft.get(endpoint);
     if (endpointBurst !== undefined && endpointBurst > 0) {
       this.#endpointBurstLeft.set(endpoint, endpointBurst - 1);
       this.#counts.throttled++;
-      return { latencyMs, outcome: { kind: 'throttle' } };
+      return { kind: 'throttle' };
     }
     if (endpointBurst === undefined && this.#burstLeft > 0) {
       this.#burstLeft--;
       this.#counts.throttled++;
-      return { latencyMs, outcome: { kind: 'throttle' } };
+      return { kind: 'throttle' };
     }
     const errorRate = faults.errorRate ?? 0;
     if (errorRate > 0 && this.#randomApi() < errorRate) {
       this.#counts.errors++;
       const status = ERROR_STATUSES[Math.floor(this.#randomApi() * ERROR_STATUSES.length)] ?? 500;
-      return { latencyMs, outcome: { kind: 'error', status } };
+      return { kind: 'error', status };
     }
-    return { latencyMs, outcome: { kind: 'none' } };
+    return { kind: 'none' };
   }
 
   /** The faults for one `workflow_job` delivery of `action` (drop wins over the others). */
