@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { components } from '@octokit/openapi-types';
-import { runnerGroupName, type JobRecord, type RunRecord, type RunnerRecord, type SimState } from './sim-state.ts';
+import { type JobRecord, type RunRecord, type RunnerRecord, type SimState } from './sim-state.ts';
 
 /**
  * Renders the simulator's records in GitHub's REST and webhook shapes. The return types come
@@ -180,6 +180,7 @@ export function repositoryResource(owner: string, repo: string, apiUrl: string):
     license: null,
     allow_forking: true,
     web_commit_signoff_required: false,
+    custom_properties: {},
   };
 }
 
@@ -237,7 +238,7 @@ export function jobResource(job: JobRecord, run: RunRecord | undefined, apiUrl: 
     runner_id: job.runnerId,
     runner_name: job.runnerName,
     runner_group_id: job.runnerGroupId,
-    runner_group_name: job.runnerGroupId === null ? null : runnerGroupName(job.runnerGroupId),
+    runner_group_name: job.runnerGroupName,
     workflow_name: run?.workflowName ?? null,
     head_branch: 'main',
   };
@@ -299,7 +300,7 @@ export function runResource(run: RunRecord, state: SimState, apiUrl: string): Sc
 }
 
 /** The `workflow_job` webhook payload for a job's current status. */
-export function workflowJobPayload(job: JobRecord, run: RunRecord | undefined, apiUrl: string): Schemas['webhook-workflow-job-queued'] | Schemas['webhook-workflow-job-in-progress'] | Schemas['webhook-workflow-job-completed'] {
+export function workflowJobPayload(job: JobRecord, run: RunRecord | undefined, apiUrl: string): Schemas['webhook-workflow-job-waiting'] | Schemas['webhook-workflow-job-queued'] | Schemas['webhook-workflow-job-in-progress'] | Schemas['webhook-workflow-job-completed'] {
   const resource = jobResource(job, run, apiUrl);
   const common = {
     repository: repositoryResource(job.owner, job.repo, apiUrl),
@@ -313,6 +314,8 @@ export function workflowJobPayload(job: JobRecord, run: RunRecord | undefined, a
     html_url: resource.html_url ?? '',
   };
   switch (job.status) {
+    case 'waiting':
+      return { action: 'waiting', workflow_job: { ...workflowJob, status: 'waiting', conclusion: null }, ...common };
     case 'queued':
       return { action: 'queued', workflow_job: { ...workflowJob, status: 'queued', conclusion: null }, ...common };
     case 'in_progress':

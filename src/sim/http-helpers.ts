@@ -61,7 +61,8 @@ export function paginate<T>(request: FastifyRequest, reply: FastifyReply, items:
   const { perPage, page } = pageParams(request.query);
   const lastPage = Math.max(1, Math.ceil(items.length / perPage));
   const pageUrl = (target: number): string => {
-    const url = new URL(request.url, baseUrl);
+    // Concatenated, not resolved: `baseUrl` may carry a GHES path prefix (`/api/v3`).
+    const url = new URL(`${baseUrl}${request.url}`);
     url.searchParams.set('per_page', String(perPage));
     url.searchParams.set('page', String(target));
     return url.toString();

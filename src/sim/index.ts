@@ -9,8 +9,14 @@ export { runFakeRunner, jitConfigFromInputs, RUNNER_EXIT_CODES, FAKE_RUNNER_VERS
 export type { FakeRunnerOptions } from './fake-runner.ts';
 export { decodeJitConfig, encodeJitConfig } from './jit-config.ts';
 export type { CredentialsFile, DecodedJitConfig, RunnerFile } from './jit-config.ts';
+export { parseFaultSpec, validateFaultSpec } from './fault-spec.ts';
+export type { ApiFaults, FaultSpec, RunnerFaults, WebhookFaults } from './fault-spec.ts';
+export type { FaultCounts } from './fault-injector.ts';
+export type { RunnerGroupSpec, SimRunnerGroup } from './runner-groups.ts';
+export { runnerNamePrefix } from './runner-tally.ts';
 export type {
   QueueJobSpec,
+  SimExchange,
   RunnerChange,
   SimJob,
   SimJobConclusion,

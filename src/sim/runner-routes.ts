@@ -5,7 +5,7 @@ import { runnerResource } from './github-shapes.ts';
 import { idParam, paginate, scopeFromParams, scopeHtmlUrl, sendCacheable, sendError, sendNotFound } from './http-helpers.ts';
 import { encodeJitConfig } from './jit-config.ts';
 import type { SimContext } from './sim-context.ts';
-import { runnerGroupName, scopeKey, type RunnerRecord } from './sim-state.ts';
+import { scopeKey, type RunnerRecord } from './sim-state.ts';
 
 /** The three scopes GitHub exposes self-hosted runners under. */
 const SCOPE_PREFIXES = ['/repos/:owner/:repo', '/orgs/:org', '/enterprises/:enterprise'] as const;
@@ -100,6 +100,9 @@ function generateJitConfig(ctx: SimContext, request: FastifyRequest, reply: Fast
   const parsed = parseJitBody(request.body);
   if (Array.isArray(parsed)) return sendError(reply, 422, 'Validation Failed', { errors: parsed });
   const scope = scopeFromParams(request.params);
+  // GitHub answers 404 for a runner group that does not exist; repository runners only have the default group.
+  const group = ctx.state.groups.get(parsed.runnerGroupId);
+  if (!group || (scope.kind === 'repo' && !group.isDefault)) return sendNotFound(reply);
   let runner: RunnerRecord;
   try {
     runner = ctx.state.registerRunner({ name: parsed.name, scope, groupId: parsed.runnerGroupId, labels: parsed.labels });
@@ -107,13 +110,13 @@ function generateJitConfig(ctx: SimContext, request: FastifyRequest, reply: Fast
     if (isJitpoolError(err, 'JP_GITHUB_CONFLICT')) return sendError(reply, 409, err.message);
     throw err;
   }
-  const serverUrl = `${ctx.baseUrl()}/_sim/`;
+  const serverUrl = `${ctx.origin()}/_sim/`;
   const encoded = encodeJitConfig(
     {
       agentId: runner.id,
       agentName: runner.name,
       poolId: runner.groupId,
-      poolName: runnerGroupName(runner.groupId),
+      poolName: ctx.state.groups.nameOf(runner.groupId),
       serverUrl,
       gitHubUrl: scopeHtmlUrl(scope),
       workFolder: parsed.workFolder,

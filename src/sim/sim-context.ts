@@ -5,8 +5,10 @@ import type { SimState } from './sim-state.ts';
 export interface SimContext {
   state: SimState;
   log: Logger;
-  /** The REST base URL (known once the server listens). */
+  /** The REST base URL, with the GHES path prefix if any (known once the server listens). */
   baseUrl(): string;
+  /** `http://host:port`, where the runner protocol (`/_sim/`) lives. */
+  origin(): string;
   /** Longest an acquire long poll is held. */
   acquirePollMs: number;
   /** How often a busy runner must heartbeat (a fraction of the offline threshold). */

@@ -1,75 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID, createHash } from 'node:crypto';
 import { JitpoolError, labelsSatisfy, type Logger } from '../core/index.ts';
+import { RunnerGroups } from './runner-groups.ts';
+import { RunnerTally } from './runner-tally.ts';
+import { jobSnapshot, runnerSnapshot, scopeKey, scopeServes, type AcquireOutcome, type JobRecord, type RegisterRunnerInput, type RunnerRecord, type RunRecord } from './sim-records.ts';
 import type { QueueJobSpec, RunnerChange, SimJob, SimJobConclusion, SimJobStatus, SimRunner, SimScope } from './types.ts';
 
-/** A runner registration as the simulator keeps it. */
-export interface RunnerRecord {
-  id: number;
-  name: string;
-  scope: SimScope;
-  groupId: number;
-  labels: string[];
-  status: 'online' | 'offline';
-  isBusy: boolean;
-  jobId: number | null;
-  /** The OAuth client id handed out in the JIT config: the runner's secret for `/_sim/`. */
-  secret: string;
-  createdAtMs: number;
-  lastSeenMs: number | null;
-  /** Since when it waits for work (oldest idle runner is assigned first). */
-  idleSinceMs: number;
-  /** Open acquire long polls, each answered once with an outcome. */
-  waiters: Set<(outcome: AcquireOutcome) => void>;
-  isJobDelivered: boolean;
-}
-
-/** A job as the simulator keeps it. */
-export interface JobRecord {
-  id: number;
-  runId: number;
-  owner: string;
-  repo: string;
-  name: string;
-  labels: string[];
-  status: SimJobStatus;
-  conclusion: SimJobConclusion | null;
-  createdAtMs: number;
-  startedAtMs: number | null;
-  completedAtMs: number | null;
-  durationMs: number;
-  runnerId: number | null;
-  runnerName: string | null;
-  runnerGroupId: number | null;
-  requiredGroupId: number | null;
-  plannedConclusion: 'success' | 'failure';
-  isDieMidJob: boolean;
-  isCancelRequested: boolean;
-}
-
-/** A workflow run: a container of jobs whose status is derived from theirs. */
-export interface RunRecord {
-  id: number;
-  owner: string;
-  repo: string;
-  workflowName: string;
-  runNumber: number;
-  headSha: string;
-  createdAtMs: number;
-  updatedAtMs: number;
-  jobIds: number[];
-}
-
-/** What an acquire long poll answers. */
-export type AcquireOutcome = { kind: 'job'; job: JobRecord } | { kind: 'none' } | { kind: 'gone' };
-
-/** What a new registration takes. */
-export interface RegisterRunnerInput {
-  name: string;
-  scope: SimScope;
-  groupId: number;
-  labels: string[];
-}
+export { scopeKey, scopeServes } from './sim-records.ts';
+export type { AcquireOutcome, JobRecord, RegisterRunnerInput, RunnerRecord, RunRecord } from './sim-records.ts';
 
 /** The events {@link SimState} emits. */
 export interface SimStateEvents {
@@ -77,37 +15,16 @@ export interface SimStateEvents {
   runner: [SimRunner, RunnerChange];
 }
 
-/** The name GitHub shows for a runner group. */
-export function runnerGroupName(groupId: number): string {
-  return groupId === 1 ? 'Default' : `group-${groupId}`;
+/** Fault decisions the state asks for (the simulator's fault injector); none by default. */
+export interface StateFaults {
+  /** True when a new registration must never come online. */
+  shouldNotBoot(): boolean;
+  /** True when the runner that just took a job must die halfway through it. */
+  shouldDie(): boolean;
 }
 
-/** A stable key of a scope, case-insensitive like GitHub's names. */
-export function scopeKey(scope: SimScope): string {
-  switch (scope.kind) {
-    case 'repo':
-      return `repo:${scope.owner}/${scope.repo}`.toLowerCase();
-    case 'org':
-      return `org:${scope.org}`.toLowerCase();
-    case 'enterprise':
-      return `enterprise:${scope.enterprise}`.toLowerCase();
-  }
-}
+const NO_FAULTS: StateFaults = { shouldNotBoot: () => false, shouldDie: () => false };
 
-/** True when a runner registered at `scope` may serve a job of `owner/repo`. */
-export function scopeServes(scope: SimScope, owner: string, repo: string): boolean {
-  switch (scope.kind) {
-    case 'repo':
-      return scope.owner.toLowerCase() === owner.toLowerCase() && scope.repo.toLowerCase() === repo.toLowerCase();
-    case 'org':
-      return scope.org.toLowerCase() === owner.toLowerCase();
-    case 'enterprise':
-      // The simulator has one enterprise holding every organisation.
-      return true;
-  }
-}
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /**
  * The simulated GitHub Actions back end: registrations, runs, jobs, and GitHub's assignment rule.
@@ -120,13 +37,19 @@ export class SimState extends EventEmitter<SimStateEvents> {
   readonly #runs = new Map<number, RunRecord>();
   readonly #runNumbers = new Map<string, number>();
   readonly #log: Logger;
+  readonly #faults: StateFaults;
+  /** Runner groups and the repositories they serve. */
+  readonly groups = new RunnerGroups();
+  /** Concurrency and busy-runner safety record. */
+  readonly tally = new RunnerTally();
   #nextRunnerId = 1;
   #nextJobId = 10_000_001;
   #nextRunId = 5_000_001;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, faults: StateFaults = NO_FAULTS) {
     super();
     this.#log = log;
+    this.#faults = faults;
   }
 
   /** Registers a runner (offline until it connects). Throws `JP_GITHUB_CONFLICT` on a duplicate name in the scope. */
@@ -152,8 +75,10 @@ export class SimState extends EventEmitter<SimStateEvents> {
       idleSinceMs: nowMs,
       waiters: new Set(),
       isJobDelivered: false,
+      isNoBoot: this.#faults.shouldNotBoot(),
     };
     this.#runners.set(runner.id, runner);
+    this.tally.added(runner.name);
     this.#log.debug({ runnerId: runner.id, runnerName: runner.name }, 'runner registered');
     this.#emitRunner(runner, 'registered');
     return runner;
@@ -187,6 +112,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   /** The runner connected (`run` started): online and idle, then assignment runs. */
   markOnline(runner: RunnerRecord, nowMs = Date.now()): void {
+    if (runner.isNoBoot) return;
     runner.lastSeenMs = nowMs;
     if (runner.status === 'online') return;
     runner.status = 'online';
@@ -197,6 +123,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   /** A poll or heartbeat: the runner is alive. */
   touch(runner: RunnerRecord, nowMs = Date.now()): void {
+    if (runner.isNoBoot) return;
     runner.lastSeenMs = nowMs;
     if (runner.status === 'offline') this.markOnline(runner, nowMs);
   }
@@ -214,8 +141,8 @@ export class SimState extends EventEmitter<SimStateEvents> {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         runner.waiters.delete(finish);
-        // Time spent inside a poll counts as heard from.
-        runner.lastSeenMs = Date.now();
+        // Time spent inside a poll counts as heard from (not for a runner that never booted).
+        if (!runner.isNoBoot) runner.lastSeenMs = Date.now();
         if (outcome.kind === 'job') runner.isJobDelivered = true;
         resolve(outcome);
       };
@@ -228,10 +155,10 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   /** True while the runner has an acquire poll open (it is being heard from). */
   isPolling(runner: RunnerRecord): boolean {
-    return runner.waiters.size > 0;
+    return runner.waiters.size > 0 && !runner.isNoBoot;
   }
 
-  /** Creates a run (or reuses `spec.runId`) and a queued job, then tries assignment. */
+  /** Creates a run (or reuses `spec.runId`) and a queued job (or a `waiting` one, see {@link QueueJobSpec.waitingForApproval}), then tries assignment. */
   queueJob(spec: QueueJobSpec, nowMs = Date.now()): JobRecord {
     if (!Array.isArray(spec.labels) || spec.labels.length === 0) {
       throw new JitpoolError('JP_INPUT_INVALID', 'queueJob: a job needs at least one label');
@@ -245,7 +172,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       repo: spec.repo,
       name: spec.name ?? `job-${id}`,
       labels: [...spec.labels],
-      status: 'queued',
+      status: spec.waitingForApproval === true ? 'waiting' : 'queued',
       conclusion: null,
       createdAtMs: nowMs,
       startedAtMs: null,
@@ -254,6 +181,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       runnerId: null,
       runnerName: null,
       runnerGroupId: null,
+      runnerGroupName: null,
       requiredGroupId: spec.runnerGroupId ?? null,
       plannedConclusion: spec.conclusion ?? 'success',
       isDieMidJob: spec.dieMidJob ?? false,
@@ -267,11 +195,23 @@ export class SimState extends EventEmitter<SimStateEvents> {
     return job;
   }
 
-  /** Cancels a queued job at once; an in-progress one is cancelled when its runner reports back. */
+  /** Approves a job `waiting` for its environment: it becomes `queued` and assignable. Throws `JP_INPUT_INVALID` when it is not waiting. */
+  approveJob(id: number, nowMs = Date.now()): JobRecord {
+    const job = this.#jobs.get(id);
+    if (!job) throw new JitpoolError('JP_GITHUB_NOT_FOUND', `job ${id} not found`);
+    if (job.status !== 'waiting') throw new JitpoolError('JP_INPUT_INVALID', `approveJob: job ${id} is ${job.status}, not waiting`);
+    job.status = 'queued';
+    this.#touchRun(job.runId, nowMs);
+    this.#emitJob(job);
+    this.assign(nowMs);
+    return job;
+  }
+
+  /** Cancels a queued or waiting job at once; an in-progress one is cancelled when its runner reports back. */
   cancelJob(id: number, nowMs = Date.now()): JobRecord {
     const job = this.#jobs.get(id);
     if (!job) throw new JitpoolError('JP_GITHUB_NOT_FOUND', `job ${id} not found`);
-    if (job.status === 'queued') this.#completeJob(job, 'cancelled', nowMs);
+    if (job.status === 'queued' || job.status === 'waiting') this.#completeJob(job, 'cancelled', nowMs);
     else if (job.status === 'in_progress') job.isCancelRequested = true;
     return job;
   }
@@ -296,11 +236,12 @@ export class SimState extends EventEmitter<SimStateEvents> {
     return [...this.#runs.values()];
   }
 
-  /** A run's status derived from its jobs: queued while any is queued, in_progress while any runs, else completed. */
+  /** A run's status derived from its jobs: in_progress while any runs, else queued while any is queued, else waiting while any waits, else completed. */
   runStatus(run: RunRecord): { status: SimJobStatus; conclusion: SimJobConclusion | null } {
     const jobs = run.jobIds.map((id) => this.#jobs.get(id)).filter((job) => job !== undefined);
-    if (jobs.some((job) => job.status === 'queued')) return { status: 'queued', conclusion: null };
     if (jobs.some((job) => job.status === 'in_progress')) return { status: 'in_progress', conclusion: null };
+    if (jobs.some((job) => job.status === 'queued')) return { status: 'queued', conclusion: null };
+    if (jobs.some((job) => job.status === 'waiting')) return { status: 'waiting', conclusion: null };
     if (jobs.some((job) => job.conclusion === 'failure')) return { status: 'completed', conclusion: 'failure' };
     if (jobs.some((job) => job.conclusion === 'cancelled')) return { status: 'completed', conclusion: 'cancelled' };
     return { status: 'completed', conclusion: 'success' };
@@ -335,6 +276,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       if (runner.isBusy && runner.jobId !== null) {
         const job = this.#jobs.get(runner.jobId);
         this.#log.info({ runnerId: runner.id, jobId: runner.jobId }, 'runner lost mid-job: job fails');
+        if (job && !job.isDieMidJob) this.tally.killedWhileBusy();
         runner.isBusy = false;
         runner.jobId = null;
         if (job && job.status === 'in_progress') this.#completeJob(job, 'failure', nowMs);
@@ -345,8 +287,9 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   /**
    * GitHub's assignment rule: each queued job, oldest first, goes to any idle online runner in a
-   * scope that serves its repo, of the required group if any, whose labels include all the job's
-   * labels (case-insensitive). Runners are not bound to the job they were created for.
+   * scope that serves its repo, of a group that serves its repo (and of the required group if
+   * any), whose labels include all the job's labels (case-insensitive). Runners are not bound to
+   * the job they were created for. `waiting` jobs are not assignable until approved.
    */
   assign(nowMs = Date.now()): void {
     const queued = this.jobRecords().filter((job) => job.status === 'queued');
@@ -358,6 +301,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       const index = idle.findIndex(
         (runner) =>
           scopeServes(runner.scope, job.owner, job.repo) &&
+          this.groups.serves(runner.groupId, job.owner, job.repo) &&
           (job.requiredGroupId === null || runner.groupId === job.requiredGroupId) &&
           labelsSatisfy(runner.labels, job.labels),
       );
@@ -370,44 +314,12 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   /** A snapshot of a job for callers outside the simulator. */
   snapshotJob(job: JobRecord): SimJob {
-    const run = this.#runs.get(job.runId);
-    return {
-      id: job.id,
-      runId: job.runId,
-      owner: job.owner,
-      repo: job.repo,
-      name: job.name,
-      workflowName: run?.workflowName ?? 'CI',
-      labels: [...job.labels],
-      status: job.status,
-      conclusion: job.conclusion,
-      createdAt: new Date(job.createdAtMs).toISOString(),
-      startedAt: iso(job.startedAtMs),
-      completedAt: iso(job.completedAtMs),
-      durationMs: job.durationMs,
-      runnerId: job.runnerId,
-      runnerName: job.runnerName,
-      runnerGroupId: job.runnerGroupId,
-      runnerGroupName: job.runnerGroupId === null ? null : runnerGroupName(job.runnerGroupId),
-      requiredRunnerGroupId: job.requiredGroupId,
-    };
+    return jobSnapshot(job, this.#runs.get(job.runId));
   }
 
   /** A snapshot of a runner for callers outside the simulator. */
   snapshotRunner(runner: RunnerRecord): SimRunner {
-    return {
-      id: runner.id,
-      name: runner.name,
-      scope: { ...runner.scope },
-      groupId: runner.groupId,
-      labels: [...runner.labels],
-      status: runner.status,
-      isBusy: runner.isBusy,
-      ephemeral: true,
-      jobId: runner.jobId,
-      createdAt: new Date(runner.createdAtMs).toISOString(),
-      lastSeenAt: iso(runner.lastSeenMs),
-    };
+    return runnerSnapshot(runner);
   }
 
   /** Ends every open long poll (server closing). */
@@ -423,6 +335,8 @@ export class SimState extends EventEmitter<SimStateEvents> {
     job.runnerId = runner.id;
     job.runnerName = runner.name;
     job.runnerGroupId = runner.groupId;
+    job.runnerGroupName = this.groups.nameOf(runner.groupId);
+    if (!job.isDieMidJob && this.#faults.shouldDie()) job.isDieMidJob = true;
     runner.isBusy = true;
     runner.jobId = job.id;
     runner.isJobDelivered = false;
@@ -444,6 +358,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   #removeRunner(runner: RunnerRecord): void {
     this.#runners.delete(runner.id);
+    this.tally.removed(runner.name, runner.isBusy);
     for (const waiter of [...runner.waiters]) waiter({ kind: 'gone' });
     this.#emitRunner(runner, 'deleted');
   }

@@ -1,7 +1,8 @@
 import Fastify, { type FastifyError } from 'fastify';
 import { JitpoolError, silentLogger } from '../core/index.ts';
-import { registerApiGate } from './api-gate.ts';
 import { WorkflowFiles, registerDiscoveryRoutes } from './discovery-routes.ts';
+import { INTERNAL_PREFIX, registerApiGate } from './api-gate.ts';
+import { FaultInjector } from './fault-injector.ts';
 import { workflowJobPayload } from './github-shapes.ts';
 import { sendError } from './http-helpers.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -29,23 +30,39 @@ const DEFAULTS = {
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const log = (options.logger ?? silentLogger()).child({ component: 'sim' });
   const offlineAfterMs = options.offlineAfterMs ?? DEFAULTS.offlineAfterMs;
-  const state = new SimState(log);
-  const webhooks = new WebhookSender(log);
+  const pathPrefix = normalizePrefix(options.pathPrefix ?? '');
+  const faults = new FaultInjector(options.seed ?? 1);
+  if (options.faults) faults.set(options.faults);
+  const state = new SimState(log, faults);
+  const webhooks = new WebhookSender(log, faults);
   const rateLimiter = new RateLimiter(options.rateLimit?.limit ?? DEFAULTS.rateLimit, options.rateLimit?.windowMs ?? DEFAULTS.rateLimitWindowMs);
   const closing = new AbortController();
   let webhookTarget: WebhookTarget | null = options.webhook ?? null;
+  let origin = '';
   let baseUrl = '';
 
   const ctx: SimContext = {
     state,
     log,
     baseUrl: () => baseUrl,
+    origin: () => origin,
     acquirePollMs: options.acquirePollMs ?? DEFAULTS.acquirePollMs,
     heartbeatIntervalMs: Math.max(100, Math.floor(offlineAfterMs / 4)),
     closing: closing.signal,
   };
 
-  const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 1024 * 1024 });
+  const app = Fastify({
+    logger: false,
+    forceCloseConnections: true,
+    bodyLimit: 1024 * 1024,
+    // GHES serves the REST API under /api/v3: strip the prefix; anything else but the runner protocol is not found.
+    rewriteUrl: (request) => {
+      const url = request.url ?? '/';
+      if (pathPrefix === '' || url.startsWith(INTERNAL_PREFIX)) return url;
+      if (url === pathPrefix || url.startsWith(`${pathPrefix}/`) || url.startsWith(`${pathPrefix}?`)) return url.slice(pathPrefix.length) || '/';
+      return `${INTERNAL_PREFIX}unprefixed${url}`;
+    },
+  });
   // Clients (octokit, the fake runner) POST with a JSON content type and sometimes no body.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -63,7 +80,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return sendError(reply, status, status === 400 ? 'Problems parsing JSON' : status >= 500 ? 'Server Error' : err.message);
   });
 
-  const callStats = registerApiGate(app, { rateLimiter, tokens: options.tokens });
+  const callStats = registerApiGate(app, { rateLimiter, tokens: options.tokens, faults, onExchange: options.onExchange, closing: closing.signal });
   registerRunnerRoutes(app, ctx);
   registerWorkflowRoutes(app, ctx);
   registerRunnerProtocolRoutes(app, ctx);
@@ -75,14 +92,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (webhookTarget === null) return;
     const record = state.job(job.id);
     if (!record) return;
-    webhooks.enqueue(webhookTarget, 'workflow_job', workflowJobPayload(record, state.run(record.runId), baseUrl), `job:${job.id}`);
+    const payload = workflowJobPayload(record, state.run(record.runId), baseUrl);
+    webhooks.enqueue(webhookTarget, 'workflow_job', payload, `job:${job.id}`, payload.action);
   });
 
   const sweeper = setInterval(() => state.sweep(offlineAfterMs), Math.min(1000, Math.max(50, Math.floor(offlineAfterMs / 4))));
   sweeper.unref();
 
   const address = await app.listen({ host: options.host ?? DEFAULTS.host, port: options.port ?? DEFAULTS.port });
-  baseUrl = address.replace('://localhost', '://127.0.0.1');
+  origin = address.replace('://localhost', '://127.0.0.1');
+  baseUrl = `${origin}${pathPrefix}`;
   log.info({ url: baseUrl }, 'simulator listening');
 
   const simulator: Simulator = {
@@ -100,6 +119,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     cancelJob(id) {
       return state.snapshotJob(state.cancelJob(id));
     },
+    approveJob(id) {
+      return state.snapshotJob(state.approveJob(id));
+    },
+    setFaults(spec) {
+      faults.set(spec);
+    },
+    createRunnerGroup: (spec) => ({ ...state.groups.create(spec) }),
+    setRunnerGroupRepositories: (id, repositories) => ({ ...state.groups.setRepositories(id, repositories) }),
+    runnerGroups: () => state.groups.list(),
     jobs: () => state.jobRecords().map((job) => state.snapshotJob(job)),
     runners: () => state.runnerRecords().map((runner) => state.snapshotRunner(runner)),
     stats(): SimStats {
@@ -107,6 +135,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         calls: { ...callStats, byEndpoint: { ...callStats.byEndpoint } },
         rateLimit: { remainingMin: rateLimiter.remainingMin() },
         webhooks: webhooks.counts(),
+        faults: faults.counts(),
+        ...state.tally.stats(),
       };
     },
     on(event: 'job' | 'runner', listener: (...args: never[]) => void) {
@@ -128,6 +158,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
   };
   return simulator;
+}
+
+/** `/api/v3/` → `/api/v3`; '' stays ''. Throws `JP_INPUT_INVALID` for anything but a plain path. */
+function normalizePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/\/+$/, '');
+  if (trimmed === '') return '';
+  if (!/^(\/[A-Za-z0-9._-]+)+$/.test(trimmed)) throw new JitpoolError('JP_INPUT_INVALID', `pathPrefix must be a path such as /api/v3, got ${JSON.stringify(prefix)}`);
+  return trimmed;
 }
 
 /** Resolves when `predicate(sim)` holds, re-checked on every change and every 100 ms. */

@@ -1,4 +1,28 @@
 import type { Logger } from '../core/index.ts';
+import type { FaultCounts } from './fault-injector.ts';
+import type { FaultSpec } from './fault-spec.ts';
+import type { RunnerGroupSpec, SimRunnerGroup } from './runner-groups.ts';
+import type { RunnerTallyStats } from './runner-tally.ts';
+
+/** One REST request and its answer, as {@link SimulatorOptions.onExchange} sees it. */
+export interface SimExchange {
+  method: string;
+  /** GitHub's templated path (`/orgs/{org}/actions/runners`), without a GHES prefix; `(unknown route)` for a 404 of no route. */
+  route: string;
+  /** The path and query as sent, without a GHES prefix. */
+  url: string;
+  /** Path parameters by name. */
+  params: Record<string, string>;
+  /** Query parameters (strings, as sent). */
+  query: Record<string, string | string[]>;
+  /** The parsed JSON body, undefined when none. */
+  requestBody: unknown;
+  status: number;
+  /** Response headers (lower-case names). */
+  responseHeaders: Record<string, string>;
+  /** The parsed JSON answer, undefined when none (204, 304). */
+  responseBody: unknown;
+}
 
 /** Where the simulator sends `workflow_job` webhooks. */
 export interface WebhookTarget {
@@ -24,6 +48,14 @@ export interface SimulatorOptions {
   acquirePollMs?: number;
   /** @default silentLogger() */
   logger?: Logger;
+  /** Serve the REST API under this path, like GitHub Enterprise Server's `/api/v3`; `url` then ends with it. @example '/api/v3' @default '' */
+  pathPrefix?: string;
+  /** Seed of the fault PRNGs: the same seed and request order give the same faults. @default 1 */
+  seed?: number;
+  /** Faults in force from the start (see {@link Simulator.setFaults}). @default {} */
+  faults?: FaultSpec;
+  /** Called with every REST request and its answer (conformance tests record them). @default undefined */
+  onExchange?: (exchange: SimExchange) => void;
 }
 
 /** What {@link Simulator.queueJob} takes. */
@@ -38,6 +70,8 @@ export interface QueueJobSpec {
   name?: string;
   /** Only runners of this group may take the job; any group when absent. */
   runnerGroupId?: number;
+  /** The job waits for an environment approval (webhook `waiting`) and is not assignable until {@link Simulator.approveJob}. @default false */
+  waitingForApproval?: boolean;
   /** The result the fake runner reports. @default 'success' */
   conclusion?: 'success' | 'failure';
   /** Put the job in an existing workflow run (same repo) instead of a new one. */
@@ -47,7 +81,7 @@ export interface QueueJobSpec {
 }
 
 /** A job's lifecycle status (the subset the simulator models). */
-export type SimJobStatus = 'queued' | 'in_progress' | 'completed';
+export type SimJobStatus = 'waiting' | 'queued' | 'in_progress' | 'completed';
 
 /** A job's conclusion once completed. */
 export type SimJobConclusion = 'success' | 'failure' | 'cancelled';
@@ -104,6 +138,14 @@ export interface SimStats {
   calls: { total: number; notModified: number; counted: number; byEndpoint: Record<string, number> };
   rateLimit: { remainingMin: number };
   webhooks: { sent: number; failed: number };
+  /** Faults injected so far, by kind. */
+  faults: FaultCounts;
+  /** Most registrations alive at once: overall and by runner-name prefix `jp-<pool>-`. */
+  maxConcurrentRunners: RunnerTallyStats['maxConcurrentRunners'];
+  /** Registrations removed while busy (must be 0). */
+  busyRunnersDeleted: number;
+  /** Busy runners that vanished mid-job (heartbeat lost), not counting the `die` faults the simulator injected. */
+  busyRunnersKilled: number;
 }
 
 /** A running simulator. */
@@ -116,8 +158,18 @@ export interface Simulator {
   queueJob(spec: QueueJobSpec): SimJob;
   /** Sets (or removes, with null) a workflow file of a repository, for repository discovery. */
   setWorkflowFile(owner: string, repo: string, path: string, text: string | null): void;
-  /** Cancels a queued job (completed/cancelled), or asks the runner of an in-progress one to cancel. */
+  /** Cancels a queued or waiting job (completed/cancelled), or asks the runner of an in-progress one to cancel. */
   cancelJob(id: number): SimJob;
+  /** Approves a job waiting for its environment: webhook `queued`, then it is assignable. */
+  approveJob(id: number): SimJob;
+  /** Replaces the faults in force (and arms their 429 bursts). Throws `JP_INPUT_INVALID` on a bad spec. */
+  setFaults(spec: FaultSpec): void;
+  /** Creates a runner group (organisation or enterprise); `visibility: 'selected'` serves only its selected repositories. */
+  createRunnerGroup(spec: RunnerGroupSpec): SimRunnerGroup;
+  /** Replaces the repositories a runner group serves. */
+  setRunnerGroupRepositories(id: number, repositories: string[]): SimRunnerGroup;
+  /** Every runner group; group 1 is `Default` and serves every repository. */
+  runnerGroups(): SimRunnerGroup[];
   /** Every job ever queued, oldest first. */
   jobs(): SimJob[];
   /** Current runner registrations. */
