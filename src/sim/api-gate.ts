@@ -6,6 +6,12 @@ import { bearerToken, DOCS_URL, endpointKey, sendError } from './http-helpers.ts
 import type { RateLimiter, RateLimitWindow } from './rate-limiter.ts';
 import type { SimExchange, SimStats } from './types.ts';
 
+/** Route params with a trailing wildcard named as GitHub names it (`{path}`). */
+function wildcardAsPath(params: Record<string, string>): Record<string, string> {
+  const { '*': wildcard, ...rest } = params;
+  return wildcard === undefined ? { ...rest } : { ...rest, path: wildcard };
+}
+
 /** Paths of the runner protocol: no GitHub auth, no rate limit, not counted. */
 export const INTERNAL_PREFIX = '/_sim/';
 
@@ -59,7 +65,7 @@ function toExchange(request: FastifyRequest, reply: FastifyReply, payload: unkno
     method: request.method,
     route: key.slice(key.indexOf(' ') + 1),
     url: request.url,
-    params: { ...(request.params as Record<string, string>) },
+    params: wildcardAsPath(request.params as Record<string, string>),
     query: { ...(request.query as Record<string, string | string[]>) },
     requestBody: request.body,
     status: reply.statusCode,

@@ -104,7 +104,8 @@ export function idParam(params: unknown, name: string): number | null {
 export function endpointKey(request: FastifyRequest): string {
   const template = request.routeOptions.url;
   if (template === undefined) return `${request.method} (unknown route)`;
-  return `${request.method} ${template.replace(/:([A-Za-z_]+)/g, '{$1}')}`;
+  // A trailing wildcard stands for a path parameter (`/contents/*` is GitHub's `/contents/{path}`).
+  return `${request.method} ${template.replace(/:([A-Za-z_]+)/g, '{$1}').replace(/\/\*$/, '/{path}')}`;
 }
 
 /** The token of an `Authorization: token X` or `Bearer X` header, or null. */

@@ -156,3 +156,27 @@ test('the validator catches a drifted answer, a drifted request and an undocumen
   // A 204 with a body is a drift too.
   assert.notDeepEqual(validator.validateResponse({ method: 'DELETE', route: '/orgs/{org}/actions/runners/{runner_id}', status: 204, responseBody: { ok: true } }), []);
 });
+
+test("the poller's and cleanup's requests conform: runs, run jobs, repository discovery, workflow files, runner by name", { timeout: TIMEOUT_MS }, async (t) => {
+  const { sim, exchanges, client } = await startRecordedSim(t);
+  sim.setWorkflowFile('acme', 'app', '.github/workflows/ci.yml', 'jobs:\n  a:\n    runs-on: [self-hosted, linux]\n');
+  const job = sim.queueJob({ owner: 'acme', repo: 'app', labels: ['self-hosted', 'linux'], durationMs: 1 });
+  const runs = await client.listWorkflowRuns('acme', 'app', 'queued');
+  assert.deepEqual(runs.items.map((run) => run.id), [job.runId]);
+  assert.equal((await client.listWorkflowRuns('acme', 'app', 'queued')).notModified, true, 'second read is a free 304');
+  await client.listWorkflowRuns('acme', 'app', 'in_progress');
+  const jobs = await client.listRunJobs('acme', 'app', job.runId);
+  assert.deepEqual(jobs.items.map((j) => j.id), [job.id]);
+  assert.deepEqual((await client.listScopeRepos('acme')).items, [{ owner: 'acme', repo: 'app' }]);
+  assert.deepEqual((await client.listWorkflowPaths('acme', 'app')).items, ['.github/workflows/ci.yml']);
+  assert.match((await client.getFileText('acme', 'app', '.github/workflows/ci.yml')).text ?? '', /runs-on/);
+  assert.equal((await client.getFileText('acme', 'app', '.github/workflows/missing.yml')).text, null);
+  await client.generateJitConfig({ kind: 'org', org: 'acme' }, { name: 'jp-conf-find-1', runnerGroupId: 1, labels: ['self-hosted'], workFolder: '_work' });
+  assert.equal((await client.findRunnerByName({ kind: 'org', org: 'acme' }, 'jp-conf-find-1'))?.name, 'jp-conf-find-1');
+  assert.equal(await client.findRunnerByName({ kind: 'org', org: 'acme' }, 'jp-conf-none'), null);
+  const routes = new Set(exchanges.map((exchange) => `${exchange.method} ${exchange.route}`));
+  for (const route of ['GET /orgs/{org}/repos', 'GET /repos/{owner}/{repo}/actions/workflows', 'GET /repos/{owner}/{repo}/contents/{path}', 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs']) {
+    assert.ok(routes.has(route), `not exercised: ${route}`);
+  }
+  assertConforms(exchanges);
+});
