@@ -22,4 +22,18 @@ describe('jitpool demo', { timeout: 240_000 }, () => {
     assert.equal(report.runners.leaked, 0);
     assert.ok((report.apiCalls.byEndpoint['GET /repos/{owner}/{repo}/actions/runs'] ?? 0) > 0, 'the poller polled');
   });
+
+  it('with 30 % of webhook deliveries dropped, every job still completes (the poller finds them)', async () => {
+    const report = await runDemo({ jobs: 60, seed: 5, logLevel: 'error', dropWebhooks: 0.3 });
+    assert.equal(report.jobs.completed, 60);
+    assert.equal(report.jobs.lost, 0);
+    assert.equal(report.runners.leaked, 0);
+  });
+
+  it('under injected faults (10 % 5xx, a 429 burst, 200 ms latency) every job completes', async () => {
+    const report = await runDemo({ jobs: 60, seed: 9, logLevel: 'error', faults: '5xx=0.1,429burst=1,latency=200ms' });
+    assert.equal(report.jobs.completed, 60);
+    assert.equal(report.jobs.lost, 0);
+    assert.equal(report.runners.leaked, 0);
+  });
 });

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { configSchema, type Config } from '../config/index.ts';
 import { createLogger, percentile, round } from '../core/index.ts';
-import { generateWorkload, startSimulator, type SimJob } from '../sim/index.ts';
+import { generateWorkload, parseFaultSpec, startSimulator, type FaultSpec, type SimJob } from '../sim/index.ts';
 import { startRuntime } from './runtime.ts';
 
 /** Options of {@link runDemo}. */
@@ -26,6 +26,10 @@ export interface DemoOptions {
   pollOnly?: boolean;
   /** Poll interval in poll-only mode. @default 10 */
   pollIntervalSeconds?: number;
+  /** Share of webhook deliveries the simulator drops (0–1). */
+  dropWebhooks?: number;
+  /** Simulator fault spec (see docs/simulator.md), e.g. `5xx=0.1,429burst=1,latency=200ms`. */
+  faults?: string;
 }
 
 /** The demo's report; `--json` prints exactly this object. */
@@ -78,7 +82,7 @@ export function demoConfig(apiUrl: string, stateDir: string, options: { pollOnly
 export async function runDemo(options: DemoOptions): Promise<DemoReport & { stateDir?: string }> {
   const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-demo-'));
   const logger = createLogger({ level: options.logLevel ?? 'warn', destination: pino.destination({ fd: 2, sync: false }) });
-  const sim = await startSimulator({ offlineAfterMs: 5000 });
+  const sim = await startSimulator({ offlineAfterMs: 5000, seed: options.seed, faults: demoFaults(options) });
   const token = `demo_${randomBytes(16).toString('hex')}`;
   const secret = randomBytes(24).toString('hex');
   for (const repo of REPOS) sim.setWorkflowFile(ORG, repo, '.github/workflows/ci.yml', DEMO_WORKFLOW);
@@ -148,6 +152,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   };
 }
 
+/** The simulator faults the demo options ask for (`--faults` and `--drop-webhooks` combined). */
+function demoFaults(options: DemoOptions): FaultSpec {
+  const spec = options.faults ? parseFaultSpec(options.faults) : {};
+  if (options.dropWebhooks !== undefined && options.dropWebhooks > 0) spec.webhooks = { ...spec.webhooks, dropRate: options.dropWebhooks };
+  return spec;
+}
+
 async function sleepUntil(predicate: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!predicate() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -165,7 +176,9 @@ export function registerDemoCommand(program: Command): void {
     .option('--log-level <level>', 'controller log level (logs go to stderr)', 'warn')
     .option('--poll-only', 'switch webhooks off: the poller alone finds queued jobs')
     .option('--poll-interval <seconds>', 'poll interval in poll-only mode', (v) => positiveInt(v, '--poll-interval'), 10)
-    .action(async (opts: { jobs: number; seed: number; json?: boolean; keepState?: boolean; logLevel: string; pollOnly?: boolean; pollInterval: number }) => {
+    .option('--drop-webhooks <ratio>', 'drop this share (0-1) of webhook deliveries; the poller must find those jobs', (v) => ratio(v, '--drop-webhooks'))
+    .option('--faults <spec>', 'inject simulator faults, e.g. 5xx=0.1,429burst=1,latency=200ms,drop=0.3,dup=0.1,reorder=0.2 (see docs/simulator.md)', (v) => faultSpec(v))
+    .action(async (opts: { jobs: number; seed: number; json?: boolean; keepState?: boolean; logLevel: string; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string }) => {
       const tty = !opts.json && process.stdout.isTTY;
       const report = await runDemo({
         jobs: opts.jobs,
@@ -174,6 +187,8 @@ export function registerDemoCommand(program: Command): void {
         logLevel: opts.logLevel,
         pollOnly: opts.pollOnly,
         pollIntervalSeconds: opts.pollInterval,
+        dropWebhooks: opts.dropWebhooks,
+        faults: opts.faults,
         onProgress: tty ? (line) => process.stdout.write(`\r\x1b[2K${line}`) : undefined,
       });
       if (tty) process.stdout.write('\n');
@@ -187,6 +202,21 @@ export function registerDemoCommand(program: Command): void {
       }
       process.exitCode = report.jobs.lost === 0 && report.runners.leaked === 0 ? 0 : 1;
     });
+}
+
+function ratio(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${flag} must be a number between 0 and 1, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function faultSpec(value: string): string {
+  try {
+    parseFaultSpec(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
 }
 
 /** Parses a positive integer option or throws a clear error naming the flag. */

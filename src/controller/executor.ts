@@ -179,6 +179,10 @@ export class Executor {
       case 'removeOrphanCompute': {
         const pool = this.#options.pools.get(action.pool);
         if (!pool) return;
+        // The plan saw a snapshot: a cleanup may have finished (or a launch begun) since. Re-check
+        // right before the destructive step.
+        const owner = store.findRunnerById(action.runnerId);
+        if ((owner && owner.state !== 'removed') || (await pool.provider.inspect(action.computeId)) === null) return;
         this.#options.logger.warn({ component: 'executor', pool: action.pool, computeId: action.computeId }, 'removing orphan compute');
         await pool.provider.delete(action.computeId);
         store.recordEvent('runner', action.computeId, 'orphan-removed', ACTOR, action.reason);

@@ -61,7 +61,7 @@ export type Action =
   | { kind: 'markBusy'; runnerId: string; jobId: number | null; reason: string }
   | { kind: 'scaleDown'; runnerId: string; reason: string }
   | { kind: 'cleanup'; runnerId: string; toState: 'finished' | 'failed' | 'lost'; reason: string; exitCode: number | null; force: boolean }
-  | { kind: 'removeOrphanCompute'; pool: string; computeId: string; reason: string }
+  | { kind: 'removeOrphanCompute'; pool: string; computeId: string; runnerId: string; reason: string }
   | { kind: 'removeGhost'; pool: string; githubRunnerId: number; name: string; reason: string }
   | { kind: 'refreshJob'; jobId: number; owner: string; repo: string };
 
@@ -187,7 +187,7 @@ function planOrphans(observed: Observed): Action[] {
   const known = new Set(observed.runners.map((runner) => runner.id));
   return observed.compute
     .filter((info) => !known.has(info.runnerId) && !observed.inFlight.has(info.runnerId))
-    .map((info) => ({ kind: 'removeOrphanCompute', pool: info.pool, computeId: info.computeId, reason: 'compute unknown to the store' }) as const);
+    .map((info) => ({ kind: 'removeOrphanCompute', pool: info.pool, computeId: info.computeId, runnerId: info.runnerId, reason: 'compute unknown to the store' }) as const);
 }
 
 function planRegistrations(observed: Observed, registrations: readonly ObservedRegistration[], planned: readonly Action[]): Action[] {

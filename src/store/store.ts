@@ -134,6 +134,12 @@ export class Store {
     return toRunner(row);
   }
 
+  /** The runner with `id`, if any. */
+  findRunnerById(id: string): RunnerRecord | undefined {
+    const row = this.#stmt('SELECT * FROM runners WHERE id = ?').get(id) as Row | undefined;
+    return row ? toRunner(row) : undefined;
+  }
+
   /** The runner named `name`, if any. */
   findRunnerByName(name: string): RunnerRecord | undefined {
     const row = this.#stmt('SELECT * FROM runners WHERE name = ?').get(name) as Row | undefined;
