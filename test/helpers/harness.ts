@@ -68,16 +68,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     };
   }
   const secret = randomBytes(16).toString('hex');
+  const extra = (options.config ?? {}) as Record<string, Record<string, unknown>>;
+  // Sections given in `options.config` are merged over the harness's own, key by key.
   const config = configSchema.parse({
+    ...extra,
     controllerId: 'test',
-    github: { apiUrl: sim.url, auth: { kind: 'pat', token: { env: ['T'] } } },
-    webhook: { enabled: options.webhooks !== false, secret: { env: ['S'] } },
-    poll: { intervalSeconds: 1, backstopIntervalSeconds: 2, repos: ['acme/app'] },
+    github: { apiUrl: sim.url, auth: { kind: 'pat', token: { env: ['T'] } }, ...extra.github },
+    webhook: { enabled: options.webhooks !== false, secret: { env: ['S'] }, ...extra.webhook },
+    poll: { intervalSeconds: 1, backstopIntervalSeconds: 2, repos: ['acme/app'], ...extra.poll },
     store: { stateDir },
-    api: { host: '127.0.0.1', port: 0 },
-    controller: { reconcileIntervalSeconds: 1, githubSyncIntervalSeconds: 2, ghostMinAgeSeconds: 0 },
+    api: { host: '127.0.0.1', port: 0, ...extra.api },
+    controller: { reconcileIntervalSeconds: 1, githubSyncIntervalSeconds: 2, ghostMinAgeSeconds: 0, ...extra.controller },
     pools: [{ name: 'linux', scope: { kind: 'org', org: 'acme' }, labels: ['self-hosted', 'linux'], provider: { kind: 'process', command: ['unused'] }, max: 4, idleGraceSeconds: 0, ...options.pool }],
-    ...options.config,
   });
   const runtime = await startRuntime({
     config,

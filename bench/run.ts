@@ -1,0 +1,106 @@
+import { writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { round } from '../src/core/index.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { benchColdWarm, benchIdle, benchOverhead, benchQueueWait } from './scenarios.ts';
+
+const run = promisify(execFile);
+
+/** Runs `bench/child.ts` in a fresh Node process and returns its JSON. */
+async function inChild<T>(...args: Array<string | number>): Promise<T> {
+  const { stdout } = await run(process.execPath, ['--expose-gc', new URL('./child.ts', import.meta.url).pathname, ...args.map(String)], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout) as T;
+}
+
+/**
+ * `npm run bench [-- --quick] [-- --json FILE]`: every scenario of bench/README.md in one run,
+ * a table on stdout and one JSON file in a stable shape. `--quick` is the CI smoke run.
+ */
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const jsonIndex = args.indexOf('--json');
+  const jsonFile = jsonIndex >= 0 ? args[jsonIndex + 1] : undefined;
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  log('overhead: webhook received → provider create (instant provider)');
+  const overhead = await benchOverhead(quick ? { burst: 100, steadyPerSecond: 50, steadySeconds: 2 } : { burst: 1000, steadyPerSecond: 50, steadySeconds: 10 });
+  log('queue wait: cold and warm (in-process runners)');
+  const coldWarm = await benchColdWarm(quick ? 5 : 20);
+  log('queue wait and API calls: webhook vs poll-only 10 s (process provider, fake runners)');
+  const queueWait = await benchQueueWait(quick ? { jobs: 20, pollJobs: 10 } : { jobs: 200, pollJobs: 60 });
+  log('idle API budget');
+  const idle = await benchIdle(quick ? 5 : 60);
+  log('scale: reconcile time and RSS by runners tracked');
+  const scale: Array<{ runners: number; reconcileMs: number; rssMb: number }> = [];
+  for (const size of quick ? [10, 100, 1000] : [10, 100, 1000, 5000]) scale.push(await inChild('scale', size));
+  log('sustained load');
+  const sustained = await inChild<Record<string, unknown>>('sustained', 10_000, quick ? 50 : 500, quick ? 10 : 120);
+  log('docker launch vs bare docker run');
+  const docker = await benchDockerIfPresent(quick);
+
+  // The 300 s poll (seed 003's default) is modelled from the measured 10 s run: a job waits for
+  // the next poll (uniform over the interval) plus the same launch time.
+  const launchP50 = Math.max(0, queueWait.poll10s.queueWaitMs.p50 - 5000);
+  const poll300sP50 = round(launchP50 + 150_000);
+  const webhookP50 = queueWait.webhook.queueWaitMs.p50;
+  const result = {
+    quick,
+    overhead: { p50Ms: overhead.steady.p50Ms, p95Ms: overhead.steady.p95Ms, maxMs: overhead.steady.maxMs, steady: overhead.steady, burst: overhead.burst },
+    queueWait: {
+      cold: coldWarm.cold,
+      warm: coldWarm.warm,
+      webhook: { p50Ms: webhookP50, p95Ms: queueWait.webhook.queueWaitMs.p95 },
+      poll10s: { p50Ms: queueWait.poll10s.queueWaitMs.p50, p95Ms: queueWait.poll10s.queueWaitMs.p95 },
+      poll300s: { p50Ms: poll300sP50, modelled: true },
+      ratios: {
+        poll10sToWebhookP50: round(queueWait.poll10s.queueWaitMs.p50 / Math.max(1, webhookP50), 1),
+        poll300sToWebhookP50: round(poll300sP50 / Math.max(1, webhookP50), 1),
+      },
+    },
+    apiCallsPerJob: { webhook: queueWait.webhook.apiCallsPerJob, poll: queueWait.poll10s.apiCallsPerJob },
+    idle,
+    scale,
+    sustained,
+    docker,
+  };
+  if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
+  printTable(result);
+}
+
+async function benchDockerIfPresent(quick: boolean): Promise<{ ratio: number | null; [key: string]: unknown }> {
+  const module = new URL('./docker.ts', import.meta.url);
+  if (!existsSync(module)) return { ratio: null, reason: 'no Docker benchmark in this build' };
+  const { benchDocker } = (await import(module.href)) as { benchDocker: (options: { runs: number }) => Promise<{ ratio: number } | null> };
+  try {
+    const measured = await benchDocker({ runs: quick ? 3 : 7 });
+    return measured ? { ...measured } : { ratio: null, reason: 'no Docker engine reachable' };
+  } catch (err) {
+    return { ratio: null, reason: (err as Error).message };
+  }
+}
+
+function printTable(result: Record<string, unknown> & { [key: string]: never } | ReturnType<typeof JSON.parse>): void {
+  const rows: Array<[string, string, string]> = [
+    ['overhead p95 (50 jobs/s)', `${result.overhead.p95Ms} ms`, '< 20 ms'],
+    ['overhead p95 (burst)', `${result.overhead.burst.p95Ms} ms (${result.overhead.burst.samples} jobs)`, ''],
+    ['queue wait warm p95', `${result.queueWait.warm.p95Ms} ms`, '< 100 ms'],
+    ['queue wait cold p95', `${result.queueWait.cold.p95Ms} ms`, ''],
+    ['queue wait webhook p50', `${result.queueWait.webhook.p50Ms} ms`, ''],
+    ['queue wait poll 10 s p50', `${result.queueWait.poll10s.p50Ms} ms (${result.queueWait.ratios.poll10sToWebhookP50}× webhook)`, 'webhook ≥ 50× faster'],
+    ['queue wait poll 300 s p50 (modelled)', `${result.queueWait.poll300s.p50Ms} ms (${result.queueWait.ratios.poll300sToWebhookP50}× webhook)`, ''],
+    ['API calls per job (webhook)', String(result.apiCallsPerJob.webhook), '≤ 1.1'],
+    ['API calls per job (poll-only)', String(result.apiCallsPerJob.poll), ''],
+    ['counted API calls per hour, idle', String(result.idle.countedCallsPerHour), '0'],
+    ...result.scale.map((s: { runners: number; reconcileMs: number; rssMb: number }) => [`reconcile @ ${s.runners} runners`, `${s.reconcileMs} ms, RSS ${s.rssMb} MB`, 'linear or better'] as [string, string, string]),
+    ['sustained RSS / CPU', `${result.sustained.rssMb} MB / ${result.sustained.cpuSharePercent} % (${result.sustained.maxBusySeen} busy at peak)`, 'RSS < 150 MB'],
+    ['docker launch / bare docker run', result.docker.ratio === null ? `n/a (${result.docker.reason})` : `${result.docker.ratio}×`, '≤ 1.2×'],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length));
+  const valueWidth = Math.max(...rows.map((r) => r[1].length));
+  console.log(`${'scenario'.padEnd(width)}  ${'measured'.padEnd(valueWidth)}  target`);
+  for (const [name, value, target] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(valueWidth)}  ${target}`);
+}
+
+await main();
