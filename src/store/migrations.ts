@@ -65,6 +65,20 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX transitions_entity ON transitions (entity, entity_id);
     `,
   },
+  {
+    version: 2,
+    name: 'pool overrides',
+    sql: `
+      CREATE TABLE pool_overrides (
+        pool TEXT PRIMARY KEY,
+        min_idle INTEGER NOT NULL,
+        max INTEGER NOT NULL,
+        target INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's `user_version`; returns the resulting version. */
