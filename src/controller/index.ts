@@ -1,4 +1,4 @@
 export { plan, type Action, type Observed, type PoolPlanSpec, type PoolHealth, type ObservedRegistration } from './plan.ts';
 export { Executor, DEGRADED_AFTER_FAILURES, type PoolRuntime, type ExecutorOptions } from './executor.ts';
-export { Controller, type ControllerOptions, type ReconcileResult } from './controller.ts';
+export { Controller, type ControllerOptions, type GitHubSyncStatus, type ReconcileResult } from './controller.ts';
 export { Limiter } from './limiter.ts';
