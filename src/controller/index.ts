@@ -2,3 +2,4 @@ export { plan, type Action, type Observed, type PoolPlanSpec, type PoolHealth, t
 export { Executor, DEGRADED_AFTER_FAILURES, type PoolRuntime, type ExecutorOptions } from './executor.ts';
 export { Controller, type ControllerOptions, type GitHubSyncStatus, type ReconcileResult } from './controller.ts';
 export { Limiter } from './limiter.ts';
+export { resolvePoolScale, type PoolScale, type PoolScaleRequest } from './pool-scale.ts';
