@@ -48,9 +48,12 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
     const status = httpStatusOf(err);
     return { status, body: { ok: false, code: err.code, message: redact(err.message), details: scrubDetails(err.details) } };
   }
-  const fastifyError = err as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+  const fastifyError = err as { statusCode?: number; code?: string; message?: string; validation?: ValidationIssue[]; validationContext?: string };
   const status = fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 600 ? fastifyError.statusCode : 500;
-  if (fastifyError.validation) return { status: 400, body: { ok: false, code: 'JP_INPUT_INVALID', message: redact(fastifyError.message ?? 'invalid request') } };
+  if (Array.isArray(fastifyError.validation)) {
+    const fields = fastifyError.validation.map((issue) => describeIssue(fastifyError.validationContext ?? 'request', issue));
+    return { status: 400, body: { ok: false, code: 'JP_INPUT_INVALID', message: redact(fields.join('; ')), details: { problems: fields } } };
+  }
   if (status === 429) return { status, body: { ok: false, code: 'JP_API_RATE_LIMITED', message: 'too many requests; slow down' } };
   if (status >= 500) return { status, body: { ok: false, code: 'JP_INTERNAL', message: 'internal error' } };
   return { status, body: { ok: false, code: fastifyError.code ?? 'JP_INPUT_INVALID', message: redact(fastifyError.message ?? 'bad request') } };
@@ -60,6 +63,26 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const { status, body } = toErrorResponse(err);
   return reply.code(status).send(body);
+}
+
+/** One schema problem as Ajv reports it. */
+interface ValidationIssue {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** `body.pool: must have required property` style text that always names the field. */
+function describeIssue(context: string, issue: ValidationIssue): string {
+  const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+  const field =
+    issue.keyword === 'required' ? String(issue.params.missingProperty)
+    : issue.keyword === 'additionalProperties' ? String(issue.params.additionalProperty)
+    : path;
+  const where = [context, field].filter(Boolean).join('.');
+  const what = issue.keyword === 'additionalProperties' ? 'is not a known field' : (issue.message ?? 'is invalid');
+  return `${where}: ${what}`;
 }
 
 function scrubDetails(details: Record<string, unknown>): Record<string, unknown> | undefined {

@@ -69,7 +69,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const runtime = await startRuntime({
     config: demoConfig(sim.url, stateDir),
     logger,
-    env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret },
+    env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: randomBytes(24).toString('hex') },
   });
   sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
 
