@@ -194,4 +194,40 @@ describe('API server', () => {
     assert.equal((await admin.inject({ url: '/status', headers: authHeader })).statusCode, 200);
     assert.equal((await admin.inject({ method: 'POST', url: '/webhook', payload: '{}', headers: authHeader })).statusCode, 404);
   });
+
+  it('/events streams every store transition live and replays after Last-Event-ID', async (t) => {
+    const { runtime } = await startTestRuntime(t);
+    const abort = new AbortController();
+    t.after(() => abort.abort());
+    const open = async (headers: Record<string, string>) => {
+      const res = await fetch(`${runtime.url}/events`, { headers: { ...authHeader, ...headers }, signal: abort.signal });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+      const reader = res.body!.getReader();
+      let text = '';
+      return {
+        async until(predicate: (text: string) => boolean): Promise<string> {
+          while (!predicate(text)) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            text += new TextDecoder().decode(value);
+          }
+          return text;
+        },
+      };
+    };
+    const live = await open({});
+    await live.until((text) => text.includes(': jitpool events'));
+    runtime.store.recordEvent('pool', 'linux', 'degraded', 'test', 'three failures');
+    const text = await live.until((x) => x.includes('degraded'));
+    const match = /id: (\d+)\nevent: transition\ndata: (.+)\n\n/.exec(text);
+    assert.ok(match, text);
+    const first = JSON.parse(match[2]!) as { seq: number; entity: string; toState: string };
+    assert.deepEqual([first.entity, first.toState, first.seq], ['pool', 'degraded', Number(match[1])]);
+
+    runtime.store.recordEvent('pool', 'linux', 'healthy', 'test');
+    const replay = await open({ 'last-event-id': String(first.seq) });
+    const replayed = await replay.until((x) => x.includes('healthy'));
+    assert.ok(!replayed.includes('degraded'), 'only what came after the last event id');
+  });
 });
