@@ -22,6 +22,22 @@ export interface DemoOptions {
   keepState?: boolean;
   /** Longest the workload may take before the demo gives up on the remaining jobs. @default 180000 */
   timeoutMs?: number;
+  /**
+   * Keep the API and dashboard up during the workload and after it, until `until` resolves
+   * (`jitpool demo --serve`). Loopback only.
+   */
+  serve?: {
+    /** @default 8080 (0 picks a free port) */
+    port: number;
+    /** No admin token (the dashboard opens without one); the demo listens on loopback only. @default false */
+    noAuth?: boolean;
+    /** Called once the API listens: its URL and the admin token (null with `noAuth`). */
+    onListening?: (info: { url: string; token: string | null }) => void;
+    /** Called with the report once the workload is done, before waiting for `until`. */
+    onReport?: (report: DemoReport) => void;
+    /** Resolves when the demo should stop serving (SIGINT, a test). */
+    until: Promise<void>;
+  };
 }
 
 /** The demo's report; `--json` prints exactly this object. */
@@ -39,14 +55,14 @@ const ORG = 'demo-org';
 const LABEL_SETS = [['self-hosted', 'linux'], ['self-hosted', 'linux', 'gpu'], ['self-hosted', 'arm64']];
 
 /** The demo's configuration: three pools on the process provider, against the simulator. */
-export function demoConfig(apiUrl: string, stateDir: string): Config {
+export function demoConfig(apiUrl: string, stateDir: string, apiPort = 0): Config {
   const provider = { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5 };
   return configSchema.parse({
     controllerId: 'demo',
     github: { apiUrl, auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN'] } }, writeConcurrency: 8 },
     webhook: { secret: { env: ['JITPOOL_WEBHOOK_SECRET'] } },
     store: { stateDir },
-    api: { host: '127.0.0.1', port: 0 },
+    api: { host: '127.0.0.1', port: apiPort },
     controller: { reconcileIntervalSeconds: 2, githubSyncIntervalSeconds: 10, concurrency: 16 },
     pools: [
       { name: 'linux', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'x64'], provider, minIdle: 1, max: 10, idleGraceSeconds: 2, bootTimeoutSeconds: 60 },
@@ -62,16 +78,25 @@ export function demoConfig(apiUrl: string, stateDir: string): Config {
  */
 export async function runDemo(options: DemoOptions): Promise<DemoReport & { stateDir?: string }> {
   const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-demo-'));
-  const logger = createLogger({ level: options.logLevel ?? 'warn', destination: pino.destination({ fd: 2, sync: false }) });
+  const logger = createLogger({
+    level: options.logLevel ?? 'warn',
+    pretty: process.stderr.isTTY === true,
+    prettyFd: 2,
+    destination: pino.destination({ fd: 2, sync: false }),
+  });
   const sim = await startSimulator({ offlineAfterMs: 5000 });
   const token = `demo_${randomBytes(16).toString('hex')}`;
   const secret = randomBytes(24).toString('hex');
+  const apiToken = randomBytes(24).toString('hex');
+  const serve = options.serve;
   const runtime = await startRuntime({
-    config: demoConfig(sim.url, stateDir),
+    config: demoConfig(sim.url, stateDir, serve?.port ?? 0),
     logger,
-    env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: randomBytes(24).toString('hex') },
+    env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: apiToken },
+    demoNoAuthOnLoopback: serve?.noAuth === true,
   });
   sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
+  serve?.onListening?.({ url: runtime.adminUrl!, token: serve.noAuth ? null : apiToken });
 
   const queuedAt = new Map<number, number>();
   const waits = new Map<number, number>();
@@ -110,22 +135,30 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const apiCalls = runtime.github.stats().total;
   const launched = runtime.store.countRunners();
   const leakedCompute = (await Promise.all([...new Set(runtime.providers.values())].map((p) => p.list()))).flat().length;
-  await runtime.stop(10_000);
+  // Drained: nothing relaunches, so GitHub's list empties as the last deregistrations land.
   await sleepUntil(() => sim.runners().length === 0, 6000);
   const leakedRegistrations = sim.runners().length;
   sim.off('job', onJob as never);
   const jobs = sim.jobs();
+  const report = summarize(jobs, waits, apiCalls, launched, leakedCompute + leakedRegistrations);
+  if (serve) {
+    serve.onReport?.(report);
+    await serve.until;
+  }
+  await runtime.stop(10_000);
   await sim.close();
   if (!options.keepState) rmSync(stateDir, { recursive: true, force: true });
+  return { ...report, ...(options.keepState ? { stateDir } : {}) };
+}
 
+function summarize(jobs: SimJob[], waits: Map<number, number>, apiCalls: number, launched: number, leaked: number): DemoReport {
   const completed = jobs.filter((j) => j.status === 'completed').length;
   const waitValues = [...waits.values()];
   return {
     jobs: { submitted: jobs.length, completed, lost: jobs.length - completed },
-    runners: { launched, leaked: leakedCompute + leakedRegistrations },
+    runners: { launched, leaked },
     queueWaitMs: { p50: round(percentile(waitValues, 50)), p95: round(percentile(waitValues, 95)), max: round(Math.max(0, ...waitValues)) },
     apiCallsPerJob: round(jobs.length === 0 ? 0 : apiCalls / jobs.length, 2),
-    ...(options.keepState ? { stateDir } : {}),
   };
 }
 
@@ -144,26 +177,61 @@ export function registerDemoCommand(program: Command): void {
     .option('--json', 'print exactly one JSON object (the report) on stdout')
     .option('--keep-state', 'keep the temporary state directory')
     .option('--log-level <level>', 'controller log level (logs go to stderr)', 'warn')
-    .action(async (opts: { jobs: number; seed: number; json?: boolean; keepState?: boolean; logLevel: string }) => {
+    .option('--serve [port]', 'keep the API and live dashboard up (loopback, default port 8080) during the workload and afterwards, until Ctrl-C')
+    .option('--no-auth', 'with --serve: no admin token (loopback only)')
+    .action(async (opts: { jobs: number; seed: number; json?: boolean; keepState?: boolean; logLevel: string; serve?: boolean | string; auth: boolean }) => {
       const tty = !opts.json && process.stdout.isTTY;
+      const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
+      const serve = opts.serve === undefined ? undefined : servePlan(opts.serve, !opts.auth, say, (report) => {
+        if (tty) process.stdout.write('\n');
+        printReport(report, Boolean(opts.json));
+        say('workload done; the dashboard stays up until Ctrl-C');
+      });
       const report = await runDemo({
         jobs: opts.jobs,
         seed: opts.seed,
         keepState: opts.keepState,
         logLevel: opts.logLevel,
-        onProgress: tty ? (line) => process.stdout.write(`\r\x1b[2K${line}`) : undefined,
+        onProgress: tty && !serve ? (line) => process.stdout.write(`\r\x1b[2K${line}`) : undefined,
+        serve,
       });
-      if (tty) process.stdout.write('\n');
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify(report)}\n`);
-      } else {
-        console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed}, lost ${report.jobs.lost}`);
-        console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}`);
-        console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);
-        console.log(`API       ${report.apiCallsPerJob} REST calls per job`);
+      if (!serve) {
+        if (tty) process.stdout.write('\n');
+        printReport(report, Boolean(opts.json));
       }
       process.exitCode = report.jobs.lost === 0 && report.runners.leaked === 0 ? 0 : 1;
     });
+}
+
+/** `--serve [port]` turned into the demo's serve options: print where to look, stop on SIGINT/SIGTERM. */
+function servePlan(value: boolean | string, noAuth: boolean, say: (line: string) => void, onReport: (report: DemoReport) => void): NonNullable<DemoOptions['serve']> {
+  const port = value === true ? 8080 : Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`--serve takes a port number 0-65535, got ${JSON.stringify(value)}`);
+  const until = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  return {
+    port,
+    noAuth,
+    until,
+    onReport,
+    onListening: ({ url, token }) => {
+      say(`dashboard  ${token ? `${url}/?token=${token}` : `${url}/`}`);
+      say(`API docs   ${url}/docs${token ? `   (admin token: ${token})` : ''}`);
+    },
+  };
+}
+
+function printReport(report: DemoReport, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed}, lost ${report.jobs.lost}`);
+  console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}`);
+  console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);
+  console.log(`API       ${report.apiCallsPerJob} REST calls per job`);
 }
 
 /** Parses a positive integer option or throws a clear error naming the flag. */
