@@ -138,7 +138,11 @@ export function runnerView(runner: RunnerRecord, nowMs: number, detail = false):
   };
 }
 
-/** A job record as the API shows it. */
+/**
+ * A job record as the API shows it. The queue wait counts only once the job left the queue:
+ * GitHub's `queued` deliveries already carry a `started_at` (equal to the creation time).
+ */
 export function jobView(job: JobRecord): Record<string, unknown> {
-  return { ...job, queueWaitMs: job.startedAtMs === null ? null : Math.max(0, job.startedAtMs - job.queuedAtMs) };
+  const hasStarted = (job.state === 'in_progress' || job.state === 'completed') && job.startedAtMs !== null;
+  return { ...job, queueWaitMs: hasStarted ? Math.max(0, job.startedAtMs! - job.queuedAtMs) : null };
 }
