@@ -3,3 +3,4 @@ export { Executor, DEGRADED_AFTER_FAILURES, type PoolRuntime, type ExecutorOptio
 export { Controller, type ControllerOptions, type GitHubSyncStatus, type ReconcileResult } from './controller.ts';
 export { Limiter } from './limiter.ts';
 export { resolvePoolScale, type PoolScale, type PoolScaleRequest } from './pool-scale.ts';
+export { compareViews, type RunnerViewRow, type ViewComparison } from './views.ts';
