@@ -1,3 +1,4 @@
+/* global sessionStorage, Node, TextDecoderStream -- browser globals; this file runs in the page */
 // jitpool dashboard: plain browser JavaScript, no build step, no third-party code. Data comes
 // from the authenticated API; live updates from /events (server-sent events read through
 // fetch, so the token travels in the Authorization header, never in a URL).
