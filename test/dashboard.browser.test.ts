@@ -47,13 +47,8 @@ test('the dashboard shows runners appearing and finishing during a demo, live', 
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: new URL('dashboard-running.png', ARTIFACTS).pathname, fullPage: true });
   // … and finish: every runner shown ends removed once the demo drains, without a reload.
-  // (A string, evaluated in the page: this file is type-checked without the DOM library.)
-  await page.waitForFunction(
-    `[...document.querySelectorAll('#runners tr[data-runner-id]')].every((row) => row.getAttribute('data-state') === 'removed')
-      && document.querySelectorAll('#runners tr[data-runner-id]').length > 0`,
-    undefined,
-    { timeout: 120_000 },
-  );
+  await page.locator('#runners tr[data-runner-id]:not([data-state="removed"])').first().waitFor({ state: 'detached', timeout: 120_000 });
+  assert.ok((await page.locator('#runners tr[data-state="removed"]').count()) > 0, 'finished runners are shown as removed');
   const feed = await page.locator('#feed li').count();
   assert.ok(feed > 10, `the event feed shows transitions (${feed})`);
   assert.ok((await page.locator('#feed li[data-to="busy"]').count()) > 0, 'busy transitions arrived through /events');
