@@ -73,7 +73,8 @@ function renderRunners() {
   body.replaceChildren(...state.runners.map((runner) => el('tr', { 'data-runner-id': runner.id, 'data-state': runner.state },
     el('td', {}, runner.name), el('td', {}, runner.pool),
     el('td', { class: `state state-${runner.state}` }, runner.state),
-    el('td', { 'data-created': String(runner.createdAtMs), class: 'age' }, formatSeconds(Math.max(0, now - runner.createdAtMs) / 1000)),
+    // A removed runner's age stops at its removal: it shows how long the runner lived.
+    el('td', { class: 'age' }, formatSeconds(Math.max(0, (runner.state === 'removed' ? runner.stateSinceMs : now) - runner.createdAtMs) / 1000)),
     el('td', {}, runner.jobId ?? ''),
   )));
   const live = state.runners.filter((r) => r.state !== 'removed').length;
