@@ -56,7 +56,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       'webhook: { secret: { env: [CHAOS_SECRET] } }',
       'poll: { backstopIntervalSeconds: 2 }',
       `store: { stateDir: "${stateDir}" }`,
-      `api: { host: 127.0.0.1, port: ${port} }`,
+      `api: { host: 127.0.0.1, port: ${port}, auth: { token: { env: [CHAOS_API_TOKEN] } } }`,
       'controller: { reconcileIntervalSeconds: 1, githubSyncIntervalSeconds: 3, ghostMinAgeSeconds: 5 }',
       'log: { level: info }',
       'pools:',
@@ -81,7 +81,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let child: ChildProcess | null = null;
   const start = () => {
     child = spawn(process.execPath, [MAIN, 'up', '-c', configFile], {
-      env: { PATH: process.env.PATH ?? '', CHAOS_TOKEN: token, CHAOS_SECRET: secret },
+      env: { PATH: process.env.PATH ?? '', CHAOS_TOKEN: token, CHAOS_SECRET: secret, CHAOS_API_TOKEN: randomBytes(16).toString('hex') },
       stdio: ['ignore', logFd, logFd],
     });
     return performance.now();

@@ -23,12 +23,12 @@ describe('graceful shutdown', { timeout: 90_000 }, () => {
       'webhook: { enabled: false }',
       'poll: { intervalSeconds: 1, repos: [acme/app] }',
       'store: { stateDir: ./state }',
-      'api: { port: 0 }',
+      'api: { port: 0, auth: { token: { env: [TERM_API_TOKEN] } } }',
       'controller: { reconcileIntervalSeconds: 1 }',
       'pools:',
       `  - { name: linux, scope: { kind: org, org: acme }, labels: [self-hosted, linux], max: 2, provider: { kind: process, command: ["${process.execPath}", "${FAKE_RUNNER_SCRIPT}"] } }`,
     ].join('\n'));
-    const child = spawn(process.execPath, [MAIN, 'up', '-c', config], { env: { PATH: process.env.PATH, TERM_TOKEN: 'ghp_shutdown_test_token' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, 'up', '-c', config], { env: { PATH: process.env.PATH, TERM_TOKEN: 'ghp_shutdown_test_token', TERM_API_TOKEN: 'admin-token-for-the-shutdown-test' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));

@@ -8,6 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { configSchema, type Config } from '../config/index.ts';
 import { createLogger, percentile, round } from '../core/index.ts';
 import { generateWorkload, parseFaultSpec, startSimulator, type FaultSpec, type SimJob } from '../sim/index.ts';
+import type { ApiCallStats } from '../github/index.ts';
 import { startRuntime } from './runtime.ts';
 
 /** Options of {@link runDemo}. */
@@ -30,6 +31,22 @@ export interface DemoOptions {
   dropWebhooks?: number;
   /** Simulator fault spec (see docs/simulator.md), e.g. `5xx=0.1,429burst=1,latency=200ms`. */
   faults?: string;
+  /**
+   * Keep the API and dashboard up during the workload and after it, until `until` resolves
+   * (`jitpool demo --serve`). Loopback only.
+   */
+  serve?: {
+    /** @default 8080 (0 picks a free port) */
+    port: number;
+    /** No admin token (the dashboard opens without one); the demo listens on loopback only. @default false */
+    noAuth?: boolean;
+    /** Called once the API listens: its URL and the admin token (null with `noAuth`). */
+    onListening?: (info: { url: string; token: string | null }) => void;
+    /** Called with the report once the workload is done, before waiting for `until`. */
+    onReport?: (report: DemoReport) => void;
+    /** Resolves when the demo should stop serving (SIGINT, a test). */
+    until: Promise<void>;
+  };
 }
 
 /** The demo's report; `--json` prints exactly this object. */
@@ -57,7 +74,7 @@ ${LABEL_SETS.map((labels, i) => `  job${i}:\n    runs-on: [${labels.join(', ')}]
 `;
 
 /** The demo's configuration: three pools on the process provider, against the simulator. */
-export function demoConfig(apiUrl: string, stateDir: string, options: { pollOnly?: boolean; pollIntervalSeconds?: number } = {}): Config {
+export function demoConfig(apiUrl: string, stateDir: string, options: { pollOnly?: boolean; pollIntervalSeconds?: number; apiPort?: number } = {}): Config {
   const provider = { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5 };
   return configSchema.parse({
     controllerId: 'demo',
@@ -65,7 +82,7 @@ export function demoConfig(apiUrl: string, stateDir: string, options: { pollOnly
     webhook: { enabled: !options.pollOnly, secret: { env: ['JITPOOL_WEBHOOK_SECRET'] } },
     poll: { intervalSeconds: options.pollIntervalSeconds ?? 10, backstopIntervalSeconds: 10 },
     store: { stateDir },
-    api: { host: '127.0.0.1', port: 0 },
+    api: { host: '127.0.0.1', port: options.apiPort ?? 0 },
     controller: { reconcileIntervalSeconds: 2, githubSyncIntervalSeconds: 10, concurrency: 16 },
     pools: [
       { name: 'linux', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'x64'], provider, minIdle: 1, max: 10, idleGraceSeconds: 2, bootTimeoutSeconds: 60 },
@@ -81,17 +98,26 @@ export function demoConfig(apiUrl: string, stateDir: string, options: { pollOnly
  */
 export async function runDemo(options: DemoOptions): Promise<DemoReport & { stateDir?: string }> {
   const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-demo-'));
-  const logger = createLogger({ level: options.logLevel ?? 'warn', destination: pino.destination({ fd: 2, sync: false }) });
+  const logger = createLogger({
+    level: options.logLevel ?? 'warn',
+    pretty: process.stderr.isTTY === true,
+    prettyFd: 2,
+    destination: pino.destination({ fd: 2, sync: false }),
+  });
   const sim = await startSimulator({ offlineAfterMs: 5000, seed: options.seed, faults: demoFaults(options) });
+  for (const repo of REPOS) sim.setWorkflowFile(ORG, repo, '.github/workflows/ci.yml', DEMO_WORKFLOW);
   const token = `demo_${randomBytes(16).toString('hex')}`;
   const secret = randomBytes(24).toString('hex');
-  for (const repo of REPOS) sim.setWorkflowFile(ORG, repo, '.github/workflows/ci.yml', DEMO_WORKFLOW);
+  const apiToken = randomBytes(24).toString('hex');
+  const serve = options.serve;
   const runtime = await startRuntime({
-    config: demoConfig(sim.url, stateDir, options),
+    config: demoConfig(sim.url, stateDir, { ...options, apiPort: serve?.port ?? 0 }),
     logger,
-    env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret },
+    env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: apiToken },
+    demoNoAuthOnLoopback: serve?.noAuth === true,
   });
   if (!options.pollOnly) sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
+  serve?.onListening?.({ url: runtime.adminUrl!, token: serve.noAuth ? null : apiToken });
 
   const queuedAt = new Map<number, number>();
   const waits = new Map<number, number>();
@@ -130,25 +156,32 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const apiCalls = runtime.github.stats();
   const launched = runtime.store.countRunners();
   const leakedCompute = (await Promise.all([...new Set(runtime.providers.values())].map((p) => p.list()))).flat().length;
-  await runtime.stop(10_000);
+  // Drained: nothing relaunches, so GitHub's list empties as the last deregistrations land.
   await sleepUntil(() => sim.runners().length === 0, 6000);
   const leakedRegistrations = sim.runners().length;
   sim.off('job', onJob as never);
   const jobs = sim.jobs();
-  const simStats = sim.stats();
+  const report = summarize(jobs, waits, apiCalls, launched, leakedCompute + leakedRegistrations, sim.stats().rateLimit.remainingMin);
+  if (serve) {
+    serve.onReport?.(report);
+    await serve.until;
+  }
+  await runtime.stop(10_000);
   await sim.close();
   if (!options.keepState) rmSync(stateDir, { recursive: true, force: true });
+  return { ...report, ...(options.keepState ? { stateDir } : {}) };
+}
 
+function summarize(jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, launched: number, leaked: number, remainingMin: number): DemoReport {
   const completed = jobs.filter((j) => j.status === 'completed').length;
   const waitValues = [...waits.values()];
   return {
     jobs: { submitted: jobs.length, completed, lost: jobs.length - completed },
-    runners: { launched, leaked: leakedCompute + leakedRegistrations },
+    runners: { launched, leaked },
     queueWaitMs: { p50: round(percentile(waitValues, 50)), p95: round(percentile(waitValues, 95)), max: round(Math.max(0, ...waitValues)) },
     apiCallsPerJob: round(jobs.length === 0 ? 0 : apiCalls.total / jobs.length, 2),
     apiCalls,
-    rateLimit: { remainingMin: simStats.rateLimit.remainingMin },
-    ...(options.keepState ? { stateDir } : {}),
+    rateLimit: { remainingMin },
   };
 }
 
@@ -178,8 +211,16 @@ export function registerDemoCommand(program: Command): void {
     .option('--poll-interval <seconds>', 'poll interval in poll-only mode', (v) => positiveInt(v, '--poll-interval'), 10)
     .option('--drop-webhooks <ratio>', 'drop this share (0-1) of webhook deliveries; the poller must find those jobs', (v) => ratio(v, '--drop-webhooks'))
     .option('--faults <spec>', 'inject simulator faults, e.g. 5xx=0.1,429burst=1,latency=200ms,drop=0.3,dup=0.1,reorder=0.2 (see docs/simulator.md)', (v) => faultSpec(v))
-    .action(async (opts: { jobs: number; seed: number; json?: boolean; keepState?: boolean; logLevel: string; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string }) => {
+    .option('--serve [port]', 'keep the API and live dashboard up (loopback, default port 8080) during the workload and afterwards, until Ctrl-C')
+    .option('--no-auth', 'with --serve: no admin token (loopback only)')
+    .action(async (opts: { jobs: number; seed: number; json?: boolean; keepState?: boolean; logLevel: string; serve?: boolean | string; auth: boolean; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string }) => {
       const tty = !opts.json && process.stdout.isTTY;
+      const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
+      const serve = opts.serve === undefined ? undefined : servePlan(opts.serve, !opts.auth, say, (report) => {
+        if (tty) process.stdout.write('\n');
+        printReport(report, Boolean(opts.json));
+        say('workload done; the dashboard stays up until Ctrl-C');
+      });
       const report = await runDemo({
         jobs: opts.jobs,
         seed: opts.seed,
@@ -189,16 +230,12 @@ export function registerDemoCommand(program: Command): void {
         pollIntervalSeconds: opts.pollInterval,
         dropWebhooks: opts.dropWebhooks,
         faults: opts.faults,
-        onProgress: tty ? (line) => process.stdout.write(`\r\x1b[2K${line}`) : undefined,
+        onProgress: tty && !serve ? (line) => process.stdout.write(`\r\x1b[2K${line}`) : undefined,
+        serve,
       });
-      if (tty) process.stdout.write('\n');
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify(report)}\n`);
-      } else {
-        console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed}, lost ${report.jobs.lost}`);
-        console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}`);
-        console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);
-        console.log(`API       ${report.apiCallsPerJob} REST calls per job (${report.apiCalls.total} in all, ${report.apiCalls.notModified} answered 304), rate limit left at least ${report.rateLimit.remainingMin}`);
+      if (!serve) {
+        if (tty) process.stdout.write('\n');
+        printReport(report, Boolean(opts.json));
       }
       process.exitCode = report.jobs.lost === 0 && report.runners.leaked === 0 ? 0 : 1;
     });
@@ -217,6 +254,37 @@ function faultSpec(value: string): string {
     throw new InvalidArgumentError((err as Error).message);
   }
   return value;
+}
+
+/** `--serve [port]` turned into the demo's serve options: print where to look, stop on SIGINT/SIGTERM. */
+function servePlan(value: boolean | string, noAuth: boolean, say: (line: string) => void, onReport: (report: DemoReport) => void): NonNullable<DemoOptions['serve']> {
+  const port = value === true ? 8080 : Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`--serve takes a port number 0-65535, got ${JSON.stringify(value)}`);
+  const until = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  return {
+    port,
+    noAuth,
+    until,
+    onReport,
+    onListening: ({ url, token }) => {
+      say(`dashboard  ${token ? `${url}/?token=${token}` : `${url}/`}`);
+      say(`API docs   ${url}/docs${token ? `   (admin token: ${token})` : ''}`);
+    },
+  };
+}
+
+function printReport(report: DemoReport, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed}, lost ${report.jobs.lost}`);
+  console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}`);
+  console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);
+  console.log(`API       ${report.apiCallsPerJob} REST calls per job (${report.apiCalls.total} in all, ${report.apiCalls.notModified} answered 304), rate limit left at least ${report.rateLimit.remainingMin}`);
 }
 
 /** Parses a positive integer option or throws a clear error naming the flag. */

@@ -1,9 +1,9 @@
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createApiServer } from '../api/index.ts';
+import { ApiMetrics, MIN_TOKEN_LENGTH, createApiServer, type ApiAuth, type ApiContext, type ApiSurface } from '../api/index.ts';
 import { resolveSecret, readPrivateKey, type Config } from '../config/index.ts';
 import { Controller, type PoolRuntime } from '../controller/index.ts';
-import { systemClock, type Clock, type Logger } from '../core/index.ts';
+import { JitpoolError, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { appInstallationToken, createGitHubClient, staticToken, type GitHubApi, type TokenProvider } from '../github/index.ts';
 import { Poller, WebhookIntake } from '../intake/index.ts';
 import { createProvider, type Provider } from '../providers/index.ts';
@@ -23,6 +23,11 @@ export interface RuntimeOptions {
   noServer?: boolean;
   /** Do not start the reconcile loop. */
   noLoop?: boolean;
+  /**
+   * Serve the admin API without a token. Only `jitpool demo --serve` sets it, and only on a
+   * loopback address; anything else is refused. Never a config setting.
+   */
+  demoNoAuthOnLoopback?: boolean;
 }
 
 /** A running jitpool: store, GitHub client, controller, webhook intake and HTTP server, wired. */
@@ -34,9 +39,15 @@ export interface Runtime {
   /** The poller backstop (null when polling is disabled). */
   poller: Poller | null;
   providers: ReadonlyMap<string, Provider>;
+  metrics: ApiMetrics;
+  /** The server with the webhook receiver (the only one unless `api.admin` is set). */
   server: FastifyInstance | null;
+  /** The admin API's server when it listens apart (`api.admin`), else the same as `server`. */
+  adminServer: FastifyInstance | null;
   /** Base URL of the HTTP server (null without one). */
   url: string | null;
+  /** Base URL of the admin API and dashboard (null without a server). */
+  adminUrl: string | null;
   /** Stops the loop and the server and closes the store; busy runners keep running. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -96,6 +107,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const github = options.github ?? githubClientOf(config, logger, env);
   const pools = buildPools(config, logger, options.providers);
   const providers = new Map(pools.map((pool) => [pool.name, pool.provider]));
+  const metrics = new ApiMetrics({ store, github });
   const controller = new Controller({
     controllerId: config.controllerId,
     store,
@@ -107,6 +119,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     githubSyncIntervalMs: config.controller.githubSyncIntervalSeconds * 1000,
     concurrency: config.controller.concurrency,
     ghostMinAgeMs: config.controller.ghostMinAgeSeconds * 1000,
+    onReconcile: (result) => metrics.observeReconcile(result),
   });
 
   const poller = config.poll.enabled
@@ -124,8 +137,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     : null;
 
   let server: FastifyInstance | null = null;
+  let adminServer: FastifyInstance | null = null;
   let url: string | null = null;
+  let adminUrl: string | null = null;
   if (!options.noServer) {
+    const auth = apiAuthOf(config, env, options.demoNoAuthOnLoopback === true);
     const intake = config.webhook.enabled
       ? new WebhookIntake({
           secret: resolveSecret(config.webhook.secret, 'webhook secret (webhook.secret)', env),
@@ -133,23 +149,40 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           pools,
           logger,
           onChange: () => controller.kick('webhook'),
+          onOutcome: (outcome, code) => metrics.observeWebhook(outcome, code),
         })
       : undefined;
-    server = await createApiServer({
-      logger,
-      webhook: intake ? { intake, path: config.webhook.path, maxBodyBytes: config.webhook.maxBodyBytes } : undefined,
-      status: () => ({ pools: [...controller.pools.keys()], health: controller.health, reconciles: controller.stats.reconciles }),
-    });
-    await server.listen({ host: config.api.host, port: config.api.port });
-    const address = server.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.api.port;
-    url = `http://${config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host}:${port}`;
+    const context: ApiContext = {
+      store, controller, github, metrics, logger, clock,
+      controllerId: config.controllerId,
+      reconcileIntervalSeconds: config.controller.reconcileIntervalSeconds,
+    };
+    const build = (surface: ApiSurface) =>
+      createApiServer({
+        logger,
+        context,
+        auth,
+        surface,
+        webhook: intake ? { intake, path: config.webhook.path, maxBodyBytes: config.webhook.maxBodyBytes } : undefined,
+        corsOrigins: config.api.corsOrigins,
+        rateLimit: config.api.rateLimit,
+      });
+    const admin = config.api.admin;
+    server = await build(admin ? 'public' : 'all');
+    url = await listen(server, config.api.host, config.api.port);
+    if (admin) {
+      adminServer = await build('admin');
+      adminUrl = await listen(adminServer, admin.host, admin.port);
+    } else {
+      adminServer = server;
+      adminUrl = url;
+    }
   }
   if (!options.noLoop) {
     controller.start();
     poller?.start();
   }
-  logger.info({ component: 'runtime', pools: pools.map((p) => p.name), url }, 'jitpool started');
+  logger.info({ component: 'runtime', pools: pools.map((p) => p.name), url, adminUrl }, 'jitpool started');
 
   return {
     config,
@@ -158,14 +191,48 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     controller,
     poller,
     providers,
+    metrics,
     server,
+    adminServer,
     url,
+    adminUrl,
     async stop(timeoutMs = 30_000) {
       await poller?.stop();
       await controller.stop(timeoutMs);
       await server?.close();
+      if (adminServer !== server) await adminServer?.close();
+      metrics.close();
       for (const provider of new Set(providers.values())) await provider.close();
       store.close();
     },
   };
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** True for an address only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The admin API's authentication: the configured token, or none for the demo on loopback only. */
+export function apiAuthOf(config: Config, env: NodeJS.ProcessEnv, demoNoAuthOnLoopback: boolean): ApiAuth {
+  if (demoNoAuthOnLoopback) {
+    const hosts = [config.api.host, ...(config.api.admin ? [config.api.admin.host] : [])];
+    const exposed = hosts.find((host) => !isLoopbackHost(host));
+    if (exposed) throw new JitpoolError('JP_CONFIG_INVALID', `the admin API may run without a token only on a loopback address, not ${exposed}`, { details: { host: exposed } });
+    return { kind: 'none', reason: 'demo-loopback' };
+  }
+  const token = resolveSecret(config.api.auth.token, 'admin API token (api.auth.token)', env);
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new JitpoolError('JP_CONFIG_INVALID', `the admin API token (api.auth.token) must be at least ${MIN_TOKEN_LENGTH} characters`, { details: { field: 'api.auth.token' } });
+  }
+  return { kind: 'token', token };
+}
+
+async function listen(server: FastifyInstance, host: string, port: number): Promise<string> {
+  await server.listen({ host, port });
+  const address = server.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
 }

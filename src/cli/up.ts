@@ -13,7 +13,7 @@ export function registerUpCommand(program: Command): void {
     .option('--shutdown-timeout <seconds>', 'longest a shutdown may take', '30')
     .action(async (opts: { config: string; drain?: boolean; shutdownTimeout: string }) => {
       const config = loadConfig(opts.config);
-      const logger = createLogger({ level: config.log.level });
+      const logger = createLogger({ level: config.log.level, pretty: process.stdout.isTTY === true });
       const runtime = await startRuntime({ config, logger });
       const timeoutMs = Math.max(1, Number(opts.shutdownTimeout) || 30) * 1000;
       let stopping = false;

@@ -33,7 +33,13 @@ test('a minimal config gets every default, absolute paths and is deeply frozen',
   assert.equal(config.github.apiUrl, 'https://api.github.com');
   assert.deepEqual(config.github.auth, { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN', 'GH_PAT', 'GITHUB_TOKEN'] } });
   assert.equal(config.webhook.path, '/webhook');
-  assert.deepEqual(config.api, { host: '127.0.0.1', port: 8080 });
+  assert.deepEqual(config.api, {
+    host: '127.0.0.1',
+    port: 8080,
+    auth: { token: { env: ['JITPOOL_API_TOKEN'] } },
+    corsOrigins: [],
+    rateLimit: { max: 600, windowSeconds: 60 },
+  });
   assert.equal(config.log.level, 'info');
   const pool = config.pools[0];
   assert.ok(pool);

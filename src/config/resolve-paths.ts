@@ -8,7 +8,7 @@ import type { Config, SecretSource } from './schema.ts';
  * and each process pool's `provider.workRoot` (`<stateDir>/work`).
  *
  * Paths: `store.stateDir`, `store.sqlitePath`, `github.auth.token.file`,
- * `github.auth.privateKeyFile`, `webhook.secret.file`, `pools[].provider.workRoot`.
+ * `github.auth.privateKeyFile`, `webhook.secret.file`, `api.auth.token.file`, `pools[].provider.workRoot`.
  * Returns a new object; the input is not modified.
  */
 export function resolveConfigPaths(config: Config, baseDir: string): Config {
@@ -24,6 +24,7 @@ export function resolveConfigPaths(config: Config, baseDir: string): Config {
       auth: auth.kind === 'pat' ? { ...auth, token: secret(auth.token) } : { ...auth, privateKeyFile: absolute(auth.privateKeyFile) },
     },
     webhook: { ...config.webhook, secret: secret(config.webhook.secret) },
+    api: { ...config.api, auth: { ...config.api.auth, token: secret(config.api.auth.token) } },
     store: {
       ...config.store,
       stateDir,

@@ -137,12 +137,50 @@ const storeSchema = z
   })
   .strict();
 
+const listenAddress = z
+  .object({
+    /** Listen address. @example 127.0.0.1 */
+    host: z.string().min(1),
+    /** Listen port (0 picks a free one). @example 9090 */
+    port: z.number().int().min(0).max(65535),
+  })
+  .strict();
+
 const apiSchema = z
   .object({
-    /** Listen address. @default 127.0.0.1 */
+    /** Listen address (webhook receiver, health, and the admin API unless `admin` is set). @default 127.0.0.1 */
     host: z.string().default('127.0.0.1'),
     /** Listen port (0 picks a free one). @default 8080 */
     port: z.number().int().min(0).max(65535).default(8080),
+    /**
+     * Bearer token of the admin API (everything but /healthz, /readyz and the webhook path).
+     * Required whenever the HTTP server runs. @default env: [JITPOOL_API_TOKEN]
+     */
+    auth: z
+      .object({
+        /** Where the admin token comes from (at least 16 characters). @default env: [JITPOOL_API_TOKEN] */
+        token: secretSource.default({ env: ['JITPOOL_API_TOKEN'] }),
+      })
+      .strict()
+      .default({ token: { env: ['JITPOOL_API_TOKEN'] } }),
+    /** Browser origins allowed to call the admin API (CORS). Empty: no cross-origin access. @default [] @example ['https://ops.example.com'] */
+    corsOrigins: z.array(z.url()).default([]),
+    /** Rate limit of the admin API per client address (the webhook path and health checks are exempt). */
+    rateLimit: z
+      .object({
+        /** Requests allowed per window. @default 600 */
+        max: z.number().int().positive().default(600),
+        /** The window. @default 60 */
+        windowSeconds: seconds.default(60),
+      })
+      .strict()
+      .default({ max: 600, windowSeconds: 60 }),
+    /**
+     * A separate listen address for the admin API (REST, /status, /metrics, /events, the
+     * dashboard, /docs). When set, `host`/`port` serve only the webhook path and health checks,
+     * so the webhook can face GitHub while the admin API stays on a private interface. @default unset
+     */
+    admin: listenAddress.optional(),
   })
   .strict();
 
@@ -174,7 +212,13 @@ export const configSchema = z
     pools: z.array(poolSchema).min(1),
     poll: pollSchema.default({ enabled: true, intervalSeconds: 10, backstopIntervalSeconds: 60, discoveryIntervalSeconds: 1800 }),
     store: storeSchema.default({ stateDir: './.state' }),
-    api: apiSchema.default({ host: '127.0.0.1', port: 8080 }),
+    api: apiSchema.default({
+      host: '127.0.0.1',
+      port: 8080,
+      auth: { token: { env: ['JITPOOL_API_TOKEN'] } },
+      corsOrigins: [],
+      rateLimit: { max: 600, windowSeconds: 60 },
+    }),
     controller: controllerSchema.default({ reconcileIntervalSeconds: 15, githubSyncIntervalSeconds: 60, concurrency: 8, ghostMinAgeSeconds: 600 }),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),
   })

@@ -1,7 +1,7 @@
-import { controllerLabel, describeError, type Clock, type Logger } from '../core/index.ts';
+import { JitpoolError, controllerLabel, describeError, type Clock, type Logger } from '../core/index.ts';
 import { describeScope, type GitHubApi } from '../github/index.ts';
 import type { ComputeInfo } from '../providers/index.ts';
-import type { Store } from '../store/index.ts';
+import type { PoolOverride, RunnerRecord, Store } from '../store/index.ts';
 import { Executor, type PoolRuntime } from './executor.ts';
 import { plan, type Action, type ObservedRegistration } from './plan.ts';
 
@@ -23,7 +23,19 @@ export interface ControllerOptions {
   staleJobMs?: number;
   /** A registration unknown to the store is removed once listed this long. @default 600000 */
   ghostMinAgeMs?: number;
+  /** Called after every reconcile (metrics). */
+  onReconcile?: (result: ReconcileResult) => void;
 }
+
+/** The outcome of the last comparison with GitHub's runner lists (readiness). */
+export interface GitHubSyncStatus {
+  /** null before the first attempt. */
+  ok: boolean | null;
+  atMs: number | null;
+  error: string | null;
+}
+
+type LaunchWaiter = { resolve: (runner: RunnerRecord) => void; reject: (err: Error) => void };
 
 /** What one reconcile did. */
 export interface ReconcileResult {
@@ -52,6 +64,9 @@ export class Controller {
   #reconciles = 0;
   #draining = false;
   #lastResult: ReconcileResult | null = null;
+  #githubSync: GitHubSyncStatus = { ok: null, atMs: null, error: null };
+  /** Operators' launch requests per pool, oldest first; each is answered by the next reconcile. */
+  readonly #launchWaiters = new Map<string, LaunchWaiter[]>();
 
   constructor(options: ControllerOptions) {
     this.#options = options;
@@ -77,6 +92,59 @@ export class Controller {
   /** Launch health per pool (degraded pools back off). */
   get health() {
     return this.#executor.health;
+  }
+
+  /** The pools as the planner sees them now: configured sizing with the operator's override applied. */
+  effectivePools(): Array<PoolRuntime & { override: PoolOverride | null }> {
+    const overrides = new Map(this.#options.store.listPoolOverrides().map((o) => [o.pool, o]));
+    return [...this.#pools.values()].map((pool) => {
+      const override = overrides.get(pool.name) ?? null;
+      // The override's target is the warm floor in use (already clamped to [min, max] when it was set).
+      return override ? { ...pool, minIdle: override.target, max: override.max, override } : { ...pool, override };
+    });
+  }
+
+  /** The last comparison with GitHub. */
+  get githubSync(): GitHubSyncStatus {
+    return { ...this.#githubSync };
+  }
+
+  /**
+   * Launches one runner into `poolName` on an operator's request: planned as extra demand by the
+   * next reconcile (so `max`, backoff and draining apply as to any launch) and persisted by the
+   * executor like every launch. Resolves with the runner once its launch is recorded; throws
+   * `JP_POOL_NOT_FOUND`, `JP_POOL_AT_CAPACITY`, `JP_POOL_BACKOFF` or `JP_CONTROLLER_STOPPING`.
+   */
+  launchRunner(poolName: string): Promise<RunnerRecord> {
+    if (!this.#pools.has(poolName)) return Promise.reject(new JitpoolError('JP_POOL_NOT_FOUND', `no pool named ${poolName}`, { details: { pool: poolName } }));
+    if (this.#stopped || this.#draining || this.#executor.isStopping) {
+      return Promise.reject(new JitpoolError('JP_CONTROLLER_STOPPING', 'the controller is stopping or draining; it launches nothing', { details: { pool: poolName } }));
+    }
+    return new Promise<RunnerRecord>((resolve, reject) => {
+      const waiters = this.#launchWaiters.get(poolName) ?? [];
+      waiters.push({ resolve, reject });
+      this.#launchWaiters.set(poolName, waiters);
+      this.kick('operator launch');
+    });
+  }
+
+  /**
+   * Removes one runner on an operator's request, deregistration first (the executor's scale-down
+   * path). Throws `JP_STORE_NOT_FOUND`, `JP_RUNNER_BUSY` (it runs a job: never killed) or
+   * `JP_RUNNER_ACTION_IN_FLIGHT` (it is being launched or cleaned up). A removed runner is returned as is.
+   */
+  async removeRunner(runnerId: string): Promise<RunnerRecord> {
+    const runner = this.#options.store.getRunner(runnerId);
+    if (runner.state === 'removed') return runner;
+    if (runner.state === 'busy') throw busyError(runner);
+    if (runner.state !== 'provisioning' && runner.state !== 'idle' && runner.state !== 'stopping') {
+      throw new JitpoolError('JP_RUNNER_ACTION_IN_FLIGHT', `runner ${runner.name} is ${runner.state}; the controller is already handling it`, {
+        details: { runnerId, state: runner.state },
+      });
+    }
+    const after = await this.#executor.scaleDownNow(runnerId, 'removed by an operator');
+    if (after.state === 'busy') throw busyError(after);
+    return after;
   }
 
   /** Reconciles run so far and the last one's result. */
@@ -119,10 +187,14 @@ export class Controller {
     const syncGitHub = options.syncGitHub ?? false;
     const observed = await this.observe(syncGitHub);
     const actions = plan(observed);
-    if (!options.dryRun) this.#executor.dispatch(actions);
+    if (!options.dryRun) {
+      const launched = this.#executor.dispatch(actions);
+      this.#answerLaunchWaiters(observed.extraDemand, launched);
+    }
     this.#reconciles += 1;
     const result = { actions, syncedWithGitHub: observed.registrations !== null, durationMs: performance.now() - started };
     this.#lastResult = result;
+    this.#options.onReconcile?.(result);
     if (actions.length > 0) this.#log.debug({ actions: summarize(actions) }, 'reconciled');
     return result;
   }
@@ -135,7 +207,7 @@ export class Controller {
     return {
       nowMs: clock.now(),
       controllerLabel: controllerLabel(this.#options.controllerId),
-      pools: [...this.#pools.values()],
+      pools: this.effectivePools(),
       runners: store.listLiveRunners(),
       openJobs: store.listOpenJobs(),
       compute,
@@ -145,7 +217,42 @@ export class Controller {
       staleJobMs: this.#options.staleJobMs ?? 60_000,
       draining: this.#draining,
       ghostMinAgeMs: this.#options.ghostMinAgeMs ?? 10 * 60_000,
+      extraDemand: Object.fromEntries([...this.#launchWaiters].map(([pool, waiters]) => [pool, waiters.length])),
     };
+  }
+
+  /**
+   * Answers the launch requests this pass saw (`seen`, per pool): the oldest get the runners
+   * launched for them; the rest of those seen are refused with the reason. Later requests wait
+   * for the next pass.
+   */
+  #answerLaunchWaiters(seen: Readonly<Record<string, number>> | undefined, launched: ReturnType<Executor['dispatch']>): void {
+    if (!seen) return;
+    for (const [pool, count] of Object.entries(seen)) {
+      const waiters = this.#launchWaiters.get(pool) ?? [];
+      const answered = waiters.splice(0, count);
+      if (waiters.length === 0) this.#launchWaiters.delete(pool);
+      const runners = launched.filter((l) => l.action.manual && l.action.pool === pool).map((l) => l.runner);
+      answered.forEach((waiter, index) => {
+        const runner = runners[index];
+        if (runner) waiter.resolve(runner);
+        else waiter.reject(this.#launchRefusal(pool));
+      });
+    }
+  }
+
+  #launchRefusal(pool: string): JitpoolError {
+    if (this.#stopped || this.#draining || this.#executor.isStopping) {
+      return new JitpoolError('JP_CONTROLLER_STOPPING', 'the controller is stopping or draining; it launches nothing', { details: { pool } });
+    }
+    const health = this.#executor.health[pool];
+    if (health && health.backoffUntilMs > this.#options.clock.now()) {
+      return new JitpoolError('JP_POOL_BACKOFF', `pool ${pool} backs off after ${health.consecutiveFailures} failed launches`, {
+        details: { pool, backoffUntilMs: health.backoffUntilMs, lastError: health.lastError },
+      });
+    }
+    const spec = this.effectivePools().find((p) => p.name === pool);
+    return new JitpoolError('JP_POOL_AT_CAPACITY', `pool ${pool} is at its maximum of ${spec?.max ?? '?'} runners`, { details: { pool, max: spec?.max } });
   }
 
   /**
@@ -182,6 +289,8 @@ export class Controller {
    */
   async stop(timeoutMs = 30_000): Promise<void> {
     this.#stopped = true;
+    for (const [pool, waiters] of this.#launchWaiters) for (const waiter of waiters) waiter.reject(this.#launchRefusal(pool));
+    this.#launchWaiters.clear();
     this.#executor.stopLaunching();
     if (this.#timer) clearInterval(this.#timer);
     for (const unsubscribe of this.#unsubscribers.splice(0)) unsubscribe();
@@ -244,12 +353,20 @@ export class Controller {
           out.push({ pool: pool.name, runner, firstSeenMs: firstSeen.get(runner.id) ?? this.#options.clock.now(), storeState });
         }
       }
+      this.#githubSync = { ok: true, atMs: this.#options.clock.now(), error: null };
     } catch (err) {
+      this.#githubSync = { ok: false, atMs: this.#options.clock.now(), error: describeError(err) };
       this.#log.warn({ err: describeError(err) }, 'could not list GitHub runners; skipping registration repair this round');
       return null;
     }
     return out;
   }
+}
+
+function busyError(runner: RunnerRecord): JitpoolError {
+  return new JitpoolError('JP_RUNNER_BUSY', `runner ${runner.name} is running a job; it is removed when the job ends`, {
+    details: { runnerId: runner.id, jobId: runner.jobId },
+  });
 }
 
 function summarize(actions: readonly Action[]): Record<string, number> {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { backoffMs, controllerLabel, describeError, isJitpoolError, runnerName, shortId, type Clock, type Logger } from '../core/index.ts';
+import { JitpoolError, backoffMs, controllerLabel, describeError, isJitpoolError, runnerName, shortId, type Clock, type Logger } from '../core/index.ts';
 import type { GitHubApi, GitHubScope } from '../github/index.ts';
 import type { Provider } from '../providers/index.ts';
 import type { RunnerRecord, Store } from '../store/index.ts';
@@ -70,15 +70,20 @@ export class Executor {
     return this.#limiter.onIdle();
   }
 
-  /** Starts the actions. Launch decisions are persisted synchronously, before this returns. */
-  dispatch(actions: readonly Action[]): void {
+  /**
+   * Starts the actions. Launch decisions are persisted synchronously, before this returns; the
+   * runners they created are returned with the action that asked for them.
+   */
+  dispatch(actions: readonly Action[]): Array<{ action: Extract<Action, { kind: 'launch' }>; runner: RunnerRecord }> {
     const now = this.#options.clock.now();
+    const launched: Array<{ action: Extract<Action, { kind: 'launch' }>; runner: RunnerRecord }> = [];
     for (const action of actions) {
       if (action.kind === 'launch') {
         if (this.#stopping) continue;
         const pool = this.#options.pools.get(action.pool);
         if (!pool) continue;
         const runner = this.#persistLaunch(pool, action.reason);
+        launched.push({ action, runner });
         this.#run(runner.id, () => this.#launch(pool, runner));
         continue;
       }
@@ -87,6 +92,32 @@ export class Executor {
       if (this.#inFlight.has(key) || (retry && retry.atMs > now)) continue;
       this.#run(key, () => this.#perform(action));
     }
+    return launched;
+  }
+
+  /** True once `stopLaunching` was called. */
+  get isStopping(): boolean {
+    return this.#stopping;
+  }
+
+  /**
+   * Scales one runner down now (an operator's delete), deregistration first, holding the runner's
+   * in-flight key so no reconcile plans it meanwhile. Resolves with the runner as it ends up:
+   * `busy` when GitHub refused because it took a job. Throws `JP_RUNNER_ACTION_IN_FLIGHT` when
+   * another action holds the runner.
+   */
+  async scaleDownNow(runnerId: string, reason: string): Promise<RunnerRecord> {
+    if (this.#inFlight.has(runnerId)) {
+      throw new JitpoolError('JP_RUNNER_ACTION_IN_FLIGHT', `runner ${runnerId} has an action in progress; try again shortly`, { details: { runnerId } });
+    }
+    this.#inFlight.add(runnerId);
+    try {
+      await this.#limiter.run(() => this.#scaleDown(runnerId, reason));
+    } finally {
+      this.#inFlight.delete(runnerId);
+      this.#options.onSettled?.();
+    }
+    return this.#options.store.getRunner(runnerId);
   }
 
   #run(key: string, task: () => Promise<void>): void {

@@ -150,6 +150,41 @@ describe('plan', () => {
       expect: ['scaleDown'],
     },
     {
+      name: 'an operator launch comes on top of demand',
+      input: () => observed({ openJobs: [job(1, 'queued')], extraDemand: { linux: 1 } }),
+      expect: ['launch', 'launch'],
+    },
+    {
+      name: 'an operator launch never passes max',
+      input: () => observed({ runners: [runner('busy'), runner('busy'), runner('busy')], extraDemand: { linux: 2 } }),
+      expect: [],
+    },
+    {
+      name: 'an operator launch fills only what max leaves after demand',
+      input: () => observed({ runners: [runner('busy')], openJobs: [job(1, 'queued')], extraDemand: { linux: 5 } }),
+      expect: ['launch', 'launch'],
+    },
+    {
+      name: 'an operator launch is not planned while draining',
+      input: () => observed({ draining: true, extraDemand: { linux: 1 } }),
+      expect: [],
+    },
+    {
+      name: 'an operator launch is not planned while the pool backs off',
+      input: () => observed({ extraDemand: { linux: 1 }, health: { linux: { consecutiveFailures: 3, backoffUntilMs: NOW + 5000, lastError: 'x' } } }),
+      expect: [],
+    },
+    {
+      name: 'an operator launch for another pool launches nothing here',
+      input: () => observed({ extraDemand: { gpu: 1 } }),
+      expect: [],
+    },
+    {
+      name: 'a pass with an operator launch scales nothing down',
+      input: () => observed({ runners: [runner('idle')], extraDemand: { linux: 1 } }),
+      expect: ['launch'],
+    },
+    {
       name: 'runners with an action in flight are left alone',
       input: () => {
         const r = runner('stopping');
@@ -177,6 +212,11 @@ describe('plan', () => {
     assert.equal(actions.filter((x) => x.kind === 'launch').length, 0, 'A still counts until marked busy');
     const next = plan(observed({ runners: [{ ...a, state: 'busy', jobId: 2 }], openJobs: [job(1, 'queued'), job(2, 'in_progress', { runnerName: a.name })] }));
     assert.deepEqual(kinds(next), ['launch']);
+  });
+
+  it('operator launches are marked manual, demand launches are not', () => {
+    const actions = plan(observed({ openJobs: [job(1, 'queued')], extraDemand: { linux: 1 } }));
+    assert.deepEqual(actions.map((a) => (a.kind === 'launch' ? Boolean(a.manual) : a.kind)), [false, true]);
   });
 
   it('scale-down picks the longest-idle runners first and keeps as many as demand needs', () => {

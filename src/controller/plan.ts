@@ -52,11 +52,17 @@ export interface Observed {
   ghostMinAgeMs: number;
   /** Draining: launch nothing, keep no idle runner (shutdown with `--drain`, end of the demo). */
   draining?: boolean;
+  /**
+   * Runners an operator asked for on top of demand (`POST /api/v1/runners`), per pool. Planned as
+   * launches marked `manual` within the pool's `max`; the controller forgets the request after
+   * one pass, so it never turns into standing demand.
+   */
+  extraDemand?: Readonly<Record<string, number>>;
 }
 
 /** One thing the executor should do. */
 export type Action =
-  | { kind: 'launch'; pool: string; reason: string }
+  | { kind: 'launch'; pool: string; reason: string; manual?: boolean }
   | { kind: 'markOnline'; runnerId: string }
   | { kind: 'markBusy'; runnerId: string; jobId: number | null; reason: string }
   | { kind: 'scaleDown'; runnerId: string; reason: string }
@@ -158,12 +164,15 @@ function planPool(pool: PoolPlanSpec, observed: Observed, planned: readonly Acti
   const inBackoff = health !== undefined && health.backoffUntilMs > observed.nowMs;
   const idleGraceMs = observed.draining ? 0 : pool.idleGraceMs;
 
-  if (want > supply.length && !inBackoff) {
-    const count = Math.min(want - supply.length, pool.max - occupying);
-    for (let i = 0; i < count; i += 1) {
-      actions.push({ kind: 'launch', pool: pool.name, reason: `${queued.length} queued, ${supply.length} available, minIdle ${pool.minIdle}` });
-    }
-  } else if (supply.length > want) {
+  const capacity = Math.max(0, pool.max - occupying);
+  const demandLaunches = want > supply.length && !inBackoff ? Math.min(want - supply.length, capacity) : 0;
+  // An operator's launch comes on top of demand, never past `max`, and not while draining or backing off.
+  const manualLaunches = observed.draining || inBackoff ? 0 : Math.min(observed.extraDemand?.[pool.name] ?? 0, capacity - demandLaunches);
+  for (let i = 0; i < demandLaunches; i += 1) {
+    actions.push({ kind: 'launch', pool: pool.name, reason: `${queued.length} queued, ${supply.length} available, minIdle ${pool.minIdle}` });
+  }
+  for (let i = 0; i < manualLaunches; i += 1) actions.push({ kind: 'launch', pool: pool.name, reason: 'launched by an operator', manual: true });
+  if (demandLaunches === 0 && manualLaunches === 0 && supply.length > want) {
     const idle = supply
       .filter((runner) => runner.state === 'idle' && !observed.inFlight.has(runner.id) && observed.nowMs - runner.stateSinceMs >= idleGraceMs)
       .sort((a, b) => a.stateSinceMs - b.stateSinceMs);

@@ -1,4 +1,5 @@
 import pino, { type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
 import { REDACTED_FIELDS, redact } from './redact.ts';
 
 export type { Logger } from 'pino';
@@ -9,10 +10,17 @@ export interface LoggerOptions {
   level?: string;
   /** Where lines go. @default stdout (stderr for CLI commands that print JSON on stdout) */
   destination?: DestinationStream;
+  /**
+   * Human-readable, coloured lines (pino-pretty) instead of JSON: for a terminal. Written to
+   * `prettyFd`. @default false
+   */
+  pretty?: boolean;
+  /** File descriptor of the pretty output. @default 1 */
+  prettyFd?: number;
 }
 
 /**
- * The structured logger: one JSON event per line, a `component` field on child loggers, and
+ * The structured logger: one JSON event per line (pretty lines on a terminal), a `component` field on child loggers, and
  * secrets removed both by field name and by value (registered through `registerSecret`).
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -25,7 +33,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         streamWrite: (line: string) => redact(line),
       },
     },
-    options.destination ?? pino.destination({ fd: 1, sync: false }),
+    options.pretty
+      ? pretty({
+          colorize: true,
+          destination: options.prettyFd ?? 1,
+          sync: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'component',
+          messageFormat: '{if component}[{component}] {end}{msg}',
+        })
+      : (options.destination ?? pino.destination({ fd: 1, sync: false })),
   );
 }
 

@@ -79,6 +79,20 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 3,
+    name: 'pool overrides',
+    sql: `
+      CREATE TABLE pool_overrides (
+        pool TEXT PRIMARY KEY,
+        min_idle INTEGER NOT NULL,
+        max INTEGER NOT NULL,
+        target INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's `user_version`; returns the resulting version. */

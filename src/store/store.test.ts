@@ -86,4 +86,39 @@ describe('Store', () => {
     store.updateRunner('a1', { state: 'failed' }, 'test');
     assert.deepEqual(seen, ['runner:requested', 'job:queued']);
   });
+
+  it('upgrades a version-1 database with pool overrides and keeps one override per pool', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'jp-store-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'jitpool.sqlite');
+    const db = new DatabaseSync(path);
+    db.exec(MIGRATIONS[0]!.sql);
+    db.exec('PRAGMA user_version = 1');
+    db.close();
+    const clock = new ManualClock();
+    const store = Store.open(path, clock);
+    t.after(() => store.close());
+    const seen: string[] = [];
+    store.onTransition((tr) => seen.push(`${tr.entity}:${tr.entityId}:${tr.toState}`));
+    store.setPoolOverride({ pool: 'linux', minIdle: 1, max: 4, target: 2, actor: 'cli' });
+    clock.advance(1000);
+    const second = store.setPoolOverride({ pool: 'linux', minIdle: 0, max: 8, target: 3, actor: 'api' });
+    assert.deepEqual(store.listPoolOverrides(), [second]);
+    assert.equal(store.clearPoolOverride('linux', 'cli'), true);
+    assert.equal(store.clearPoolOverride('linux', 'cli'), false);
+    assert.deepEqual(store.listPoolOverrides(), []);
+    assert.deepEqual(seen, ['pool:linux:scaled', 'pool:linux:scaled', 'pool:linux:scale-reset']);
+  });
+
+  it('counts runners and jobs per pool and state', () => {
+    const store = Store.open(':memory:');
+    store.insertRunner({ id: 'a1', name: 'jp-x-a1', pool: 'x', labels: [] }, 'test');
+    store.insertRunner({ id: 'a2', name: 'jp-x-a2', pool: 'x', labels: [] }, 'test');
+    store.observeJob(job(1, 'queued'), 'x', 'test');
+    assert.deepEqual(store.countRunnersByState(), [{ pool: 'x', state: 'requested', count: 2 }]);
+    assert.deepEqual(store.countJobsByState(), [{ pool: 'x', state: 'queued', count: 1 }]);
+    assert.equal(store.ping(), true);
+    store.close();
+    assert.equal(store.ping(), false);
+  });
 });

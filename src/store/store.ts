@@ -4,7 +4,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { JitpoolError, systemClock, type Clock } from '../core/index.ts';
 import { canTransitionJob, canTransitionRunner, type JobState, type RunnerState } from './lifecycle.ts';
 import { migrate } from './migrations.ts';
-import type { JobRecord, RunnerRecord, TransitionRecord } from './types.ts';
+import type { JobRecord, PoolOverride, RunnerRecord, StateCount, TransitionRecord } from './types.ts';
 
 /** Fields of a runner the controller may change besides its state. */
 export type RunnerPatch = Partial<Pick<RunnerRecord, 'githubRunnerId' | 'computeId' | 'jobId' | 'exitCode' | 'lastError' | 'outputTail'>> & {
@@ -166,6 +166,62 @@ export class Store {
   /** Number of runners ever launched (any state). */
   countRunners(): number {
     return (this.#stmt('SELECT COUNT(*) AS n FROM runners').get() as { n: number }).n;
+  }
+
+  /** Runners per (pool, state), removed ones included (metrics, dashboard). */
+  countRunnersByState(): StateCount[] {
+    return (this.#stmt('SELECT pool, state, COUNT(*) AS n FROM runners GROUP BY pool, state').all() as Row[]).map(toStateCount);
+  }
+
+  /** Jobs per (pool, state) (metrics). */
+  countJobsByState(): StateCount[] {
+    return (this.#stmt('SELECT pool, state, COUNT(*) AS n FROM jobs GROUP BY pool, state').all() as Row[]).map(toStateCount);
+  }
+
+  /** True when the database answers a query (readiness). */
+  ping(): boolean {
+    try {
+      return this.#db.isOpen && (this.#stmt('SELECT 1 AS one').get() as { one: number }).one === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- pool overrides ------------------------------------------------------------------
+
+  /** Persists an operator's sizing of a pool (replacing any earlier one) and logs it as a pool event. */
+  setPoolOverride(override: Omit<PoolOverride, 'updatedAtMs'>): PoolOverride {
+    const now = this.#clock.now();
+    return this.transaction(() => {
+      this.#stmt(
+        `INSERT INTO pool_overrides (pool, min_idle, max, target, actor, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (pool) DO UPDATE SET min_idle = excluded.min_idle, max = excluded.max, target = excluded.target,
+           actor = excluded.actor, updated_at_ms = excluded.updated_at_ms`,
+      ).run(override.pool, override.minIdle, override.max, override.target, override.actor, now);
+      this.#appendTransition('pool', override.pool, null, 'scaled', override.actor, `min ${override.minIdle}, max ${override.max}, target ${override.target}`, now);
+      return { ...override, updatedAtMs: now };
+    });
+  }
+
+  /** Every pool override, by pool name. */
+  listPoolOverrides(): PoolOverride[] {
+    return (this.#stmt('SELECT * FROM pool_overrides ORDER BY pool').all() as Row[]).map((row) => ({
+      pool: String(row.pool),
+      minIdle: Number(row.min_idle),
+      max: Number(row.max),
+      target: Number(row.target),
+      actor: String(row.actor),
+      updatedAtMs: Number(row.updated_at_ms),
+    }));
+  }
+
+  /** Drops a pool's override (back to the configured sizing); false when there was none. */
+  clearPoolOverride(pool: string, actor: string): boolean {
+    return this.transaction(() => {
+      const changed = Number(this.#stmt('DELETE FROM pool_overrides WHERE pool = ?').run(pool).changes) === 1;
+      if (changed) this.#appendTransition('pool', pool, null, 'scale-reset', actor, 'back to the configured sizing', this.#clock.now());
+      return changed;
+    });
   }
 
   // ---- jobs ----------------------------------------------------------------------------
@@ -350,6 +406,10 @@ function toJob(row: Row): JobRecord {
     completedAtMs: row.completed_at_ms === null ? null : Number(row.completed_at_ms),
     updatedAtMs: Number(row.updated_at_ms),
   };
+}
+
+function toStateCount(row: Row): StateCount {
+  return { pool: row.pool === null ? null : String(row.pool), state: String(row.state), count: Number(row.n) };
 }
 
 function toTransition(row: Row): TransitionRecord {

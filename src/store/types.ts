@@ -53,3 +53,23 @@ export interface TransitionRecord {
   actor: string;
   reason: string | null;
 }
+
+/**
+ * An operator's override of a pool's sizing (`jitpool pool scale`), applied by the running
+ * controller at its next reconcile. `target` is the warm floor in use, clamped to [minIdle, max].
+ */
+export interface PoolOverride {
+  pool: string;
+  minIdle: number;
+  max: number;
+  target: number;
+  actor: string;
+  updatedAtMs: number;
+}
+
+/** How many rows hold one (pool, state) pair. */
+export interface StateCount {
+  pool: string | null;
+  state: string;
+  count: number;
+}

@@ -20,6 +20,8 @@ export interface HarnessOptions {
   webhooks?: boolean;
   logger?: Logger;
   simOptions?: Parameters<typeof startSimulator>[0];
+  /** Extra environment for the runtime (secrets named in `config`). */
+  env?: Record<string, string>;
 }
 
 /** A simulator, a runtime on the in-memory provider whose compute runs fake runners in-process, and cleanup. */
@@ -28,6 +30,8 @@ export interface Harness {
   runtime: Runtime;
   provider: MemoryProvider;
   stateDir: string;
+  /** The admin API's bearer token. */
+  apiToken: string;
   /** Compute deletions in order, with the time they happened. */
   deletions: Array<{ computeId: string; atMs: number }>;
   close(): Promise<void>;
@@ -68,6 +72,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     };
   }
   const secret = randomBytes(16).toString('hex');
+  const apiToken = randomBytes(16).toString('hex');
   const extra = (options.config ?? {}) as Record<string, Record<string, unknown>>;
   // Sections given in `options.config` are merged over the harness's own, key by key.
   const config = configSchema.parse({
@@ -77,14 +82,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     webhook: { enabled: options.webhooks !== false, secret: { env: ['S'] }, ...extra.webhook },
     poll: { intervalSeconds: 1, backstopIntervalSeconds: 2, repos: ['acme/app'], ...extra.poll },
     store: { stateDir },
-    api: { host: '127.0.0.1', port: 0, ...extra.api },
+    api: { host: '127.0.0.1', port: 0, auth: { token: { env: ['A'] } }, ...extra.api },
     controller: { reconcileIntervalSeconds: 1, githubSyncIntervalSeconds: 2, ghostMinAgeSeconds: 0, ...extra.controller },
     pools: [{ name: 'linux', scope: { kind: 'org', org: 'acme' }, labels: ['self-hosted', 'linux'], provider: { kind: 'process', command: ['unused'] }, max: 4, idleGraceSeconds: 0, ...options.pool }],
   });
   const runtime = await startRuntime({
     config,
     logger: options.logger ?? silentLogger(),
-    env: { T: `ghp_${randomBytes(12).toString('hex')}`, S: secret },
+    env: { T: `ghp_${randomBytes(12).toString('hex')}`, S: secret, A: apiToken, ...options.env },
     providers: new Map([['linux', provider]]),
   });
   if (options.webhooks !== false) sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
@@ -93,6 +98,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     runtime,
     provider,
     stateDir,
+    apiToken,
     deletions,
     async close() {
       await runtime.controller.drain(10_000).catch(() => 0);

@@ -1,0 +1,18 @@
+import type { Controller } from '../controller/index.ts';
+import type { Clock, Logger } from '../core/index.ts';
+import type { GitHubApi } from '../github/index.ts';
+import type { Store } from '../store/index.ts';
+import type { ApiMetrics } from './metrics.ts';
+
+/** What the admin routes read and steer: one running jitpool. */
+export interface ApiContext {
+  store: Store;
+  controller: Controller;
+  github: GitHubApi;
+  metrics: ApiMetrics;
+  logger: Logger;
+  clock: Clock;
+  controllerId: string;
+  /** The reconcile timer (seed 004's "poll interval"). */
+  reconcileIntervalSeconds: number;
+}

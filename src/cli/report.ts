@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/index.ts';
+import { computeSloReport, DEFAULT_SLO_THRESHOLDS, type JobSample, type LifecycleSample, type SloReport } from '../guard/index.ts';
+import { Store } from '../store/index.ts';
+import { configOption, runCommand } from './command-context.ts';
+import { sqlitePathOf } from './runtime.ts';
+
+/** The latest `last` finished lifecycles and started jobs from the store. */
+export function collectSamples(store: Store, last: number): { lifecycles: LifecycleSample[]; jobs: JobSample[] } {
+  const lifecycles = store.listRunners({ states: ['removed'], limit: last }).map((runner) => {
+    const transitions = store.listTransitions({ entityId: runner.id });
+    return {
+      createdAtMs: runner.createdAtMs,
+      states: transitions.map((t) => t.toState),
+      busyAtMs: transitions.find((t) => t.toState === 'busy')?.atMs ?? null,
+    };
+  });
+  // Jobs a runner took (a job cancelled in the queue never waited for one of ours).
+  const jobs = store
+    .listJobs({ states: ['in_progress', 'completed'], limit: last * 4 })
+    .filter((job) => job.pool !== null && job.runnerName !== null && job.startedAtMs !== null)
+    .slice(0, last)
+    .map((job) => ({ queuedAtMs: job.queuedAtMs, startedAtMs: job.startedAtMs! }));
+  return { lifecycles, jobs };
+}
+
+/** The human-readable report. */
+export function formatSloReport(report: SloReport, last: number): string {
+  const lines = report.criteria.map((c) => {
+    const value = c.value === null ? 'no data' : c.name === 'lifecycleSuccessRate' ? `${(c.value * 100).toFixed(1)} %` : `${c.value} s`;
+    const threshold = c.name === 'lifecycleSuccessRate' ? `${(c.threshold * 100).toFixed(0)} %` : `${c.threshold} s`;
+    return `${c.isMet ? '✓' : '✗'} ${c.name.padEnd(24)} ${value.padStart(10)}  (${c.comparison} ${threshold}, ${c.samples} samples)`;
+  });
+  return `${lines.join('\n')}\n${report.isMet ? 'criteria met' : 'criteria MISSED'} over the latest ${last}\n`;
+}
+
+/** Registers `jitpool report`. */
+export function registerReportCommand(program: Command): void {
+  program
+    .command('report')
+    .description('Seed 001 §11 success criteria from the store: lifecycle success rate, p95 queue wait, p95 setup latency.')
+    .addOption(configOption())
+    .option('--last <n>', 'latest runner lifecycles and jobs to evaluate', (v) => Number(v), 50)
+    .option('--min-success-rate <ratio>', 'least lifecycle success rate', (v) => Number(v), DEFAULT_SLO_THRESHOLDS.minLifecycleSuccessRate)
+    .option('--max-queue-wait <seconds>', 'most p95 queue wait', (v) => Number(v), DEFAULT_SLO_THRESHOLDS.maxQueueWaitP95Seconds)
+    .option('--max-setup-latency <seconds>', 'most p95 setup latency (launch decision → runner busy)', (v) => Number(v), DEFAULT_SLO_THRESHOLDS.maxSetupLatencyP95Seconds)
+    .option('--json', 'print the report as one JSON object')
+    .addHelpText('after', `
+Setup latency is measured from the launch decision to the runner taking its first job.
+A criterion without samples is reported as "no data" and not counted as missed.
+
+Exit status: 0 every criterion met, 1 one missed, 2 error.
+
+Example:
+  $ jitpool report --last 50 --json`)
+    .action(async (opts: { config: string; last: number; minSuccessRate: number; maxQueueWait: number; maxSetupLatency: number; json?: boolean }) => {
+      await runCommand(Boolean(opts.json), async () => {
+        for (const [flag, value] of [['--last', opts.last], ['--min-success-rate', opts.minSuccessRate], ['--max-queue-wait', opts.maxQueueWait], ['--max-setup-latency', opts.maxSetupLatency]] as const) {
+          if (!Number.isFinite(value) || value < 0) throw new Error(`${flag} must be a number >= 0`);
+        }
+        const config = loadConfig(opts.config);
+        const store = Store.open(sqlitePathOf(config));
+        try {
+          const samples = collectSamples(store, Math.max(1, Math.floor(opts.last)));
+          const report = computeSloReport(samples.lifecycles, samples.jobs, {
+            minLifecycleSuccessRate: opts.minSuccessRate, maxQueueWaitP95Seconds: opts.maxQueueWait, maxSetupLatencyP95Seconds: opts.maxSetupLatency,
+          });
+          process.stdout.write(opts.json ? `${JSON.stringify({ last: opts.last, ...report })}\n` : formatSloReport(report, opts.last));
+          return report.isMet ? 0 : 1;
+        } finally {
+          store.close();
+        }
+      });
+    });
+}
