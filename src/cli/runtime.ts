@@ -75,7 +75,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const pools: PoolRuntime[] = config.pools.map((pool) => {
     const provider =
       options.providers?.get(pool.name) ??
-      createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger });
+      createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger, env });
     providers.set(pool.name, provider);
     return {
       name: pool.name,
