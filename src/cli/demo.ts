@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { configSchema, type Config } from '../config/index.ts';
-import { createLogger, percentile, round } from '../core/index.ts';
-import { generateWorkload, startSimulator, type SimJob } from '../sim/index.ts';
+import { JitpoolError, createLogger, percentile, round, shortId } from '../core/index.ts';
+import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, generateWorkload, probeDocker, startSimulator, type SimJob } from '../sim/index.ts';
 import { startRuntime } from './runtime.ts';
 
 /** Options of {@link runDemo}. */
@@ -22,10 +22,18 @@ export interface DemoOptions {
   keepState?: boolean;
   /** Longest the workload may take before the demo gives up on the remaining jobs. @default 180000 */
   timeoutMs?: number;
+  /** Where runners run: local processes, or containers on the Docker engine (DOCKER_HOST or the default socket). @default 'process' */
+  provider?: DemoProviderKind;
 }
+
+/** The providers the demo can run on. */
+export type DemoProviderKind = 'process' | 'docker';
 
 /** The demo's report; `--json` prints exactly this object. */
 export interface DemoReport {
+  provider: DemoProviderKind;
+  /** The controller id the demo ran as (every container and network it made carries it). */
+  controllerId: string;
   jobs: { submitted: number; completed: number; lost: number };
   runners: { launched: number; leaked: number };
   queueWaitMs: { p50: number; p95: number; max: number };
@@ -38,11 +46,23 @@ export const FAKE_RUNNER = fileURLToPath(new URL('../sim/fake-runner.ts', import
 const ORG = 'demo-org';
 const LABEL_SETS = [['self-hosted', 'linux'], ['self-hosted', 'linux', 'gpu'], ['self-hosted', 'arm64']];
 
-/** The demo's configuration: three pools on the process provider, against the simulator. */
-export function demoConfig(apiUrl: string, stateDir: string): Config {
-  const provider = { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5 };
+/** The demo's configuration: three pools on the process (or Docker) provider, against the simulator. */
+export function demoConfig(apiUrl: string, stateDir: string, providerKind: DemoProviderKind = 'process', controllerId = 'demo'): Config {
+  const provider =
+    providerKind === 'docker'
+      ? {
+          kind: 'docker' as const,
+          image: FAKE_RUNNER_IMAGE,
+          pullPolicy: 'never' as const,
+          cpus: 1,
+          memoryMb: 256,
+          pidsLimit: 256,
+          network: { subnetPool: '10.215.0.0/16', prefixLength: 28 },
+          killGraceSeconds: 5,
+        }
+      : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5 };
   return configSchema.parse({
-    controllerId: 'demo',
+    controllerId,
     github: { apiUrl, auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN'] } }, writeConcurrency: 8 },
     webhook: { secret: { env: ['JITPOOL_WEBHOOK_SECRET'] } },
     store: { stateDir },
@@ -57,17 +77,32 @@ export function demoConfig(apiUrl: string, stateDir: string): Config {
 }
 
 /**
+ * Where the simulator must listen for the runners to reach it: loopback for processes; for Docker
+ * the default bridge's gateway, the host's address as every container sees it (the image is
+ * built first if it is missing). A unique controller id keeps concurrent demos on one engine apart.
+ */
+async function prepareProvider(kind: DemoProviderKind): Promise<{ simHost: string; controllerId: string }> {
+  if (kind === 'process') return { simHost: '127.0.0.1', controllerId: 'demo' };
+  const probe = await probeDocker();
+  if (!probe.isReachable) throw new JitpoolError('JP_PROVIDER_UNAVAILABLE', `jitpool demo --provider docker: ${probe.reason}`);
+  await ensureFakeRunnerImage();
+  return { simHost: probe.bridgeGateway, controllerId: `demo-${shortId(3)}` };
+}
+
+/**
  * `jitpool demo`: the simulator, the controller (process provider, SQLite in a temp dir) and a
  * seeded workload, end to end on the real architecture; ends with a report.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoReport & { stateDir?: string }> {
+  const providerKind = options.provider ?? 'process';
+  const { simHost, controllerId } = await prepareProvider(providerKind);
   const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-demo-'));
   const logger = createLogger({ level: options.logLevel ?? 'warn', destination: pino.destination({ fd: 2, sync: false }) });
-  const sim = await startSimulator({ offlineAfterMs: 5000 });
+  const sim = await startSimulator({ host: simHost, offlineAfterMs: 5000 });
   const token = `demo_${randomBytes(16).toString('hex')}`;
   const secret = randomBytes(24).toString('hex');
   const runtime = await startRuntime({
-    config: demoConfig(sim.url, stateDir),
+    config: demoConfig(sim.url, stateDir, providerKind, controllerId),
     logger,
     env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret },
   });
@@ -121,6 +156,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const completed = jobs.filter((j) => j.status === 'completed').length;
   const waitValues = [...waits.values()];
   return {
+    provider: providerKind,
+    controllerId,
     jobs: { submitted: jobs.length, completed, lost: jobs.length - completed },
     runners: { launched, leaked: leakedCompute + leakedRegistrations },
     queueWaitMs: { p50: round(percentile(waitValues, 50)), p95: round(percentile(waitValues, 95)), max: round(Math.max(0, ...waitValues)) },
@@ -138,17 +175,19 @@ async function sleepUntil(predicate: () => boolean, timeoutMs: number): Promise<
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('Run the embedded demo: GitHub simulator + controller + process provider, with a seeded workload, then a report.')
+    .description('Run the embedded demo: GitHub simulator + controller + a provider (process or docker), with a seeded workload, then a report.')
     .option('--jobs <n>', 'jobs to submit', (v) => positiveInt(v, '--jobs'), 200)
     .option('--seed <n>', 'workload seed (same seed, same workload)', (v) => positiveInt(v, '--seed'), 1)
+    .option('--provider <kind>', 'where runners run: process, or docker (needs a Docker engine; builds the local test image if missing)', demoProvider, 'process')
     .option('--json', 'print exactly one JSON object (the report) on stdout')
     .option('--keep-state', 'keep the temporary state directory')
     .option('--log-level <level>', 'controller log level (logs go to stderr)', 'warn')
-    .action(async (opts: { jobs: number; seed: number; json?: boolean; keepState?: boolean; logLevel: string }) => {
+    .action(async (opts: { jobs: number; seed: number; provider: DemoProviderKind; json?: boolean; keepState?: boolean; logLevel: string }) => {
       const tty = !opts.json && process.stdout.isTTY;
       const report = await runDemo({
         jobs: opts.jobs,
         seed: opts.seed,
+        provider: opts.provider,
         keepState: opts.keepState,
         logLevel: opts.logLevel,
         onProgress: tty ? (line) => process.stdout.write(`\r\x1b[2K${line}`) : undefined,
@@ -157,6 +196,7 @@ export function registerDemoCommand(program: Command): void {
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(report)}\n`);
       } else {
+        console.log(`provider  ${report.provider}`);
         console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed}, lost ${report.jobs.lost}`);
         console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}`);
         console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);
@@ -164,6 +204,11 @@ export function registerDemoCommand(program: Command): void {
       }
       process.exitCode = report.jobs.lost === 0 && report.runners.leaked === 0 ? 0 : 1;
     });
+}
+
+function demoProvider(value: string): DemoProviderKind {
+  if (value === 'process' || value === 'docker') return value;
+  throw new InvalidArgumentError(`--provider must be process or docker, got ${JSON.stringify(value)}`);
 }
 
 /** Parses a positive integer option or throws a clear error naming the flag. */
