@@ -65,6 +65,9 @@ test('a container killed mid-job is noticed at once and cleaned up: runner recor
   await sim.waitFor((s) => s.jobs().find((j) => j.id === job.id)?.status === 'in_progress', 90_000);
   const runnerName = sim.jobs().find((j) => j.id === job.id)?.runnerName ?? '';
   assert.match(runnerName, /^jp-dock-/);
+  // Kill it once it is visibly working on the job (GitHub assigns before the runner prints).
+  const provider = runtime.providers.get('dock')!;
+  await waitFor(async () => (await provider.logs(runnerName, 20)).includes('Running job') || null, 'the runner to start the job');
   await probe.docker.getContainer(runnerName).kill({ signal: 'SIGKILL' });
 
   const runner = await waitFor(async () => {
@@ -72,7 +75,7 @@ test('a container killed mid-job is noticed at once and cleaned up: runner recor
     return record?.state === 'removed' ? record : null;
   }, 'the killed runner to be cleaned up');
   assert.equal(runner.exitCode, 137);
-  assert.ok(runner.outputTail?.includes('Running job'), 'the last lines of output are recorded');
+  assert.ok(runner.outputTail?.includes('Running job'), `the last lines of output are recorded: ${JSON.stringify({ runner, transitions: runtime.store.listTransitions({ entityId: runner.id }) })}`);
   await waitFor(async () => {
     const left = await controllerResources(probe.docker, controllerId);
     return left.containers.length + left.networks.length === 0 ? true : null;
@@ -128,12 +131,9 @@ test('reconcile removes this controller’s orphan containers and networks, neve
   const foreign = await theirs.create(spec(otherId));
   await docker.createContainer({ name: unlabelled, Image: FAKE_RUNNER_IMAGE, Cmd: ['/usr/local/bin/node', '-e', 'setTimeout(() => {}, 600000)'] }).then((c) => c.start());
 
-  await waitFor(async () => {
-    const left = await controllerResources(docker, controllerId);
-    return left.containers.length + left.networks.length === 0 ? true : null;
-  }, 'orphans removed by reconcile');
-  assert.ok(runtime.store.listTransitions({ entityId: orphan.computeId }).some((e) => e.toState === 'orphan-removed'));
-  assert.ok(runtime.store.listTransitions({ entityId: networkOnly.runnerName }).some((e) => e.toState === 'orphan-removed'));
+  const removedAsOrphan = (entityId: string) => runtime.store.listTransitions({ entityId }).some((e) => e.toState === 'orphan-removed');
+  await waitFor(async () => (removedAsOrphan(orphan.computeId) && removedAsOrphan(networkOnly.runnerName) ? true : null), 'orphans removed by reconcile');
+  assert.deepEqual(await controllerResources(docker, controllerId), { containers: [], networks: [] });
   assert.ok(await theirs.inspect(foreign.computeId), 'another controller’s container is untouched');
   assert.deepEqual((await controllerResources(docker, otherId)).networks, [foreign.computeId]);
   assert.equal((await docker.getContainer(unlabelled).inspect()).State.Running, true, 'an unlabelled container is untouched');

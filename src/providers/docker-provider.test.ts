@@ -138,3 +138,20 @@ test('an engine that is down is JP_PROVIDER_UNAVAILABLE for create and list', as
     await provider.close();
   }
 });
+
+test('dockerInDocker makes the container privileged (off by default); user "" keeps the image’s USER', { skip }, async (t) => {
+  if (!probe.isReachable) return;
+  const controllerId = `dind-${shortId(3)}`;
+  const provider = new DockerProvider(testDockerOptions(controllerId, { dockerInDocker: true, user: '' }));
+  t.after(async () => {
+    await provider.close();
+    await removeControllerResources(probe.docker, controllerId);
+  });
+  const info = await provider.create(specFor(controllerId));
+  const container = await probe.docker.getContainer(info.computeId).inspect();
+  assert.equal(container.HostConfig.Privileged, true);
+  assert.ok(!(container.HostConfig.SecurityOpt ?? []).some((opt: string) => opt.startsWith('no-new-privileges')));
+  assert.equal(container.Config.User, '1001:1001', 'the test image’s own USER');
+  await provider.delete(info.computeId);
+  assert.deepEqual(await controllerResources(probe.docker, controllerId), { containers: [], networks: [] });
+});

@@ -168,8 +168,18 @@ export class DockerProvider implements Provider {
     const container = this.#docker.getContainer(computeId);
     const details = await ignore404(container.inspect()).catch(() => null);
     if (!details || !this.#isOurs(details.Config.Labels)) return '';
-    const raw = (await container.logs({ stdout: true, stderr: true, follow: false, tail: lines })) as unknown as Buffer;
-    const text = demuxDockerLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw))).replace(/\n$/, '');
+    const read = async (): Promise<string> => {
+      const raw = (await container.logs({ stdout: true, stderr: true, follow: false, tail: lines })) as unknown as Buffer;
+      return demuxDockerLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw))).replace(/\n$/, '');
+    };
+    let text = await read();
+    // dockerd emits `die` after waiting at most 2 s for the log copier; on a loaded host the
+    // output of a container that just died can land a moment later. Give it that moment.
+    const finishedAtMs = Date.parse(details.State.FinishedAt);
+    for (let attempt = 0; text === '' && !details.State.Running && Date.now() - finishedAtMs < 10_000 && attempt < 15; attempt += 1) {
+      await sleep(200);
+      text = await read();
+    }
     // The kernel's OOM kill leaves no line of its own: say it, or exit code 137 stays a riddle.
     const note = details.State.OOMKilled ? `[jitpool] container killed: out of memory (limit ${this.#options.memoryMb} MiB, no swap)` : '';
     return [text, note].filter((part) => part !== '').join('\n');
@@ -298,6 +308,9 @@ export class DockerProvider implements Provider {
 
   async #createNetwork(name: string, labels: Record<string, string>): Promise<void> {
     const { network, endpoint } = this.#options;
+    // Subnets the engine refused as overlapping although no listed network holds them (another
+    // client's network being created, or one just removed whose address pool is not released yet).
+    const refused = new Set<string>();
     for (let attempt = 0; attempt < SUBNET_ATTEMPTS; attempt += 1) {
       const existing = await ignore404(this.#docker.getNetwork(name).inspect() as Promise<Docker.NetworkInspectInfo>);
       if (existing) {
@@ -305,7 +318,7 @@ export class DockerProvider implements Provider {
         return;
       }
       const all = await this.#docker.listNetworks();
-      const used = [...all.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')), ...this.#watch.reservedSubnets];
+      const used = [...all.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')), ...this.#watch.reservedSubnets, ...refused];
       const subnet = pickSubnet(network.subnetPool, network.prefixLength, used);
       if (!subnet) throw new JitpoolError('JP_PROVIDER_CREATE', `no free /${network.prefixLength} subnet left in ${network.subnetPool} (network.subnetPool)`, { retryable: true });
       this.#watch.reservedSubnets.add(subnet);
@@ -320,7 +333,10 @@ export class DockerProvider implements Provider {
         return;
       } catch (err) {
         // Another controller (or a pool racing this one) took the subnet between list and create: pick again.
-        if (/overlap/i.test(dockerMessage(err))) continue;
+        if (/overlap/i.test(dockerMessage(err))) {
+          refused.add(subnet);
+          continue;
+        }
         throw dockerError(err, 'JP_PROVIDER_CREATE', `could not create network ${name} (${subnet})`, endpoint);
       } finally {
         this.#watch.reservedSubnets.delete(subnet);
