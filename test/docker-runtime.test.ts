@@ -21,7 +21,7 @@ if (probe.isReachable) await ensureFakeRunnerImage();
 const ORG = 'dock-org';
 const LABELS = ['self-hosted', 'linux', 'docker'];
 
-async function startStack(t: TestContext, options: { image?: string; minIdle?: number } = {}): Promise<{ sim: Simulator; runtime: Runtime; controllerId: string }> {
+async function startStack(t: TestContext, options: { image?: string; minIdle?: number; noLoop?: boolean } = {}): Promise<{ sim: Simulator; runtime: Runtime; controllerId: string }> {
   if (!probe.isReachable) throw new Error('no engine');
   const controllerId = `rt-${shortId(3)}`;
   const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-docker-rt-'));
@@ -46,7 +46,7 @@ async function startStack(t: TestContext, options: { image?: string; minIdle?: n
       },
     ],
   });
-  const runtime = await startRuntime({ config, logger: silentLogger(), env: { JITPOOL_GITHUB_TOKEN: 'ghp_docker_rt', JITPOOL_WEBHOOK_SECRET: secret } });
+  const runtime = await startRuntime({ config, logger: silentLogger(), env: { JITPOOL_GITHUB_TOKEN: 'ghp_docker_rt', JITPOOL_WEBHOOK_SECRET: secret }, noLoop: options.noLoop });
   sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
   t.after(async () => {
     await runtime.controller.drain(20_000).catch(() => 0);
@@ -103,7 +103,8 @@ test('a missing image: a clear error on the runner and in pool health, launches 
 test('reconcile removes this controller’s orphan containers and networks, never other controllers’ or unlabelled ones', { skip, timeout: 120_000 }, async (t) => {
   if (!probe.isReachable) return;
   const docker = probe.docker;
-  const { runtime, controllerId } = await startStack(t);
+  // The loop starts once the orphans exist: a half-created orphan (network, no container yet) is an orphan too.
+  const { runtime, controllerId } = await startStack(t, { noLoop: true });
   const otherId = `${controllerId}-other`;
   const ours = new DockerProvider(testDockerOptions(controllerId));
   const theirs = new DockerProvider(testDockerOptions(otherId));
@@ -131,6 +132,7 @@ test('reconcile removes this controller’s orphan containers and networks, neve
   const foreign = await theirs.create(spec(otherId));
   await docker.createContainer({ name: unlabelled, Image: FAKE_RUNNER_IMAGE, Cmd: ['/usr/local/bin/node', '-e', 'setTimeout(() => {}, 600000)'] }).then((c) => c.start());
 
+  runtime.controller.start();
   const removedAsOrphan = (entityId: string) => runtime.store.listTransitions({ entityId }).some((e) => e.toState === 'orphan-removed');
   await waitFor(async () => (removedAsOrphan(orphan.computeId) && removedAsOrphan(networkOnly.runnerName) ? true : null), 'orphans removed by reconcile');
   assert.deepEqual(await controllerResources(docker, controllerId), { containers: [], networks: [] });
