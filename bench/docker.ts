@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Octokit } from '@octokit/rest';
 import { JitpoolError, median, round, runnerName, shortId, silentLogger } from '../src/core/index.ts';
-import { DockerProvider, RUNNER_ONLINE_MARKER, type ComputeSpec } from '../src/providers/index.ts';
+import { DockerProvider, RUNNER_ONLINE_MARKER, resolveDockerEndpoint, type ComputeSpec } from '../src/providers/index.ts';
 import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, probeDocker, startSimulator, type Simulator } from '../src/sim/index.ts';
 
 /** Options of {@link benchDocker}. */
@@ -39,7 +39,7 @@ export async function benchDocker(options: BenchDockerOptions = {}): Promise<Ben
   const controllerId = `bench-${shortId(3)}`;
   const provider = new DockerProvider({
     controllerId,
-    endpoint: { socketPath: '/var/run/docker.sock' },
+    endpoint: resolveDockerEndpoint({}, process.env),
     image,
     pullPolicy: 'never',
     env: {},

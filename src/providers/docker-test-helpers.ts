@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { silentLogger } from '../core/index.ts';
 import { FAKE_RUNNER_IMAGE } from '../sim/index.ts';
-import { DOCKER_LABELS } from './docker-engine.ts';
+import { DOCKER_LABELS, resolveDockerEndpoint } from './docker-engine.ts';
 import type { DockerProviderOptions } from './docker-provider.ts';
 
 /** Helpers for the Docker provider's tests (not part of the public surface). */
@@ -10,7 +10,7 @@ import type { DockerProviderOptions } from './docker-provider.ts';
 export function testDockerOptions(controllerId: string, overrides: Partial<DockerProviderOptions> = {}): DockerProviderOptions {
   return {
     controllerId,
-    endpoint: { socketPath: '/var/run/docker.sock' },
+    endpoint: resolveDockerEndpoint({}, process.env),
     image: FAKE_RUNNER_IMAGE,
     pullPolicy: 'never',
     env: { JITPOOL_TEST_POOL: '{pool}' },
