@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { configSchema, type Config } from '../config/index.ts';
-import { createLogger, percentile, round } from '../core/index.ts';
-import { generateWorkload, parseFaultSpec, startSimulator, type FaultSpec, type SimJob } from '../sim/index.ts';
+import { JitpoolError, createLogger, percentile, round, shortId } from '../core/index.ts';
+import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, generateWorkload, parseFaultSpec, probeDocker, startSimulator, type FaultSpec, type SimJob } from '../sim/index.ts';
 import type { ApiCallStats } from '../github/index.ts';
 import { startRuntime } from './runtime.ts';
 
@@ -23,6 +23,8 @@ export interface DemoOptions {
   keepState?: boolean;
   /** Longest the workload may take before the demo gives up on the remaining jobs. @default 180000 */
   timeoutMs?: number;
+  /** Where runners run: local processes, or containers on the Docker engine (DOCKER_HOST or the default socket). @default 'process' */
+  provider?: DemoProviderKind;
   /** No webhooks at all: the poller alone finds the jobs (seed 004's design). */
   pollOnly?: boolean;
   /** Poll interval in poll-only mode. @default 10 */
@@ -49,8 +51,14 @@ export interface DemoOptions {
   };
 }
 
+/** The providers the demo can run on. */
+export type DemoProviderKind = 'process' | 'docker';
+
 /** The demo's report; `--json` prints exactly this object. */
 export interface DemoReport {
+  provider: DemoProviderKind;
+  /** The controller id the demo ran as (every container and network it made carries it). */
+  controllerId: string;
   jobs: { submitted: number; completed: number; lost: number };
   runners: { launched: number; leaked: number };
   queueWaitMs: { p50: number; p95: number; max: number };
@@ -73,11 +81,34 @@ jobs:
 ${LABEL_SETS.map((labels, i) => `  job${i}:\n    runs-on: [${labels.join(', ')}]\n    steps:\n      - run: make test`).join('\n')}
 `;
 
-/** The demo's configuration: three pools on the process provider, against the simulator. */
-export function demoConfig(apiUrl: string, stateDir: string, options: { pollOnly?: boolean; pollIntervalSeconds?: number; apiPort?: number } = {}): Config {
-  const provider = { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5 };
+/** What {@link demoConfig} varies. */
+export interface DemoConfigOptions {
+  pollOnly?: boolean;
+  pollIntervalSeconds?: number;
+  apiPort?: number;
+  /** @default 'process' */
+  provider?: DemoProviderKind;
+  /** @default 'demo' */
+  controllerId?: string;
+}
+
+/** The demo's configuration: three pools on the process (or Docker) provider, against the simulator. */
+export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfigOptions = {}): Config {
+  const provider =
+    options.provider === 'docker'
+      ? {
+          kind: 'docker' as const,
+          image: FAKE_RUNNER_IMAGE,
+          pullPolicy: 'never' as const,
+          cpus: 1,
+          memoryMb: 256,
+          pidsLimit: 256,
+          network: { subnetPool: '10.215.0.0/16', prefixLength: 28 },
+          killGraceSeconds: 5,
+        }
+      : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5 };
   return configSchema.parse({
-    controllerId: 'demo',
+    controllerId: options.controllerId ?? 'demo',
     github: { apiUrl, auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN'] } }, writeConcurrency: 8 },
     webhook: { enabled: !options.pollOnly, secret: { env: ['JITPOOL_WEBHOOK_SECRET'] } },
     poll: { intervalSeconds: options.pollIntervalSeconds ?? 10, backstopIntervalSeconds: 10 },
@@ -93,10 +124,25 @@ export function demoConfig(apiUrl: string, stateDir: string, options: { pollOnly
 }
 
 /**
+ * Where the simulator must listen for the runners to reach it: loopback for processes; for Docker
+ * the default bridge's gateway, the host's address as every container sees it (the image is
+ * built first if it is missing). A unique controller id keeps concurrent demos on one engine apart.
+ */
+async function prepareProvider(kind: DemoProviderKind): Promise<{ simHost: string; controllerId: string }> {
+  if (kind === 'process') return { simHost: '127.0.0.1', controllerId: 'demo' };
+  const probe = await probeDocker();
+  if (!probe.isReachable) throw new JitpoolError('JP_PROVIDER_UNAVAILABLE', `jitpool demo --provider docker: ${probe.reason}`);
+  await ensureFakeRunnerImage();
+  return { simHost: probe.bridgeGateway, controllerId: `demo-${shortId(3)}` };
+}
+
+/**
  * `jitpool demo`: the simulator, the controller (process provider, SQLite in a temp dir) and a
  * seeded workload, end to end on the real architecture; ends with a report.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoReport & { stateDir?: string }> {
+  const providerKind = options.provider ?? 'process';
+  const { simHost, controllerId } = await prepareProvider(providerKind);
   const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-demo-'));
   const logger = createLogger({
     level: options.logLevel ?? 'warn',
@@ -104,14 +150,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
     prettyFd: 2,
     destination: pino.destination({ fd: 2, sync: false }),
   });
-  const sim = await startSimulator({ offlineAfterMs: 5000, seed: options.seed, faults: demoFaults(options) });
+  const sim = await startSimulator({ host: simHost, offlineAfterMs: 5000, seed: options.seed, faults: demoFaults(options) });
   for (const repo of REPOS) sim.setWorkflowFile(ORG, repo, '.github/workflows/ci.yml', DEMO_WORKFLOW);
   const token = `demo_${randomBytes(16).toString('hex')}`;
   const secret = randomBytes(24).toString('hex');
   const apiToken = randomBytes(24).toString('hex');
   const serve = options.serve;
   const runtime = await startRuntime({
-    config: demoConfig(sim.url, stateDir, { ...options, apiPort: serve?.port ?? 0 }),
+    config: demoConfig(sim.url, stateDir, { ...options, apiPort: serve?.port ?? 0, provider: providerKind, controllerId }),
     logger,
     env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: apiToken },
     demoNoAuthOnLoopback: serve?.noAuth === true,
@@ -161,7 +207,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const leakedRegistrations = sim.runners().length;
   sim.off('job', onJob as never);
   const jobs = sim.jobs();
-  const report = summarize(jobs, waits, apiCalls, launched, leakedCompute + leakedRegistrations, sim.stats().rateLimit.remainingMin);
+  const report = { provider: providerKind, controllerId, ...summarize(jobs, waits, apiCalls, launched, leakedCompute + leakedRegistrations, sim.stats().rateLimit.remainingMin) };
   if (serve) {
     serve.onReport?.(report);
     await serve.until;
@@ -172,7 +218,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   return { ...report, ...(options.keepState ? { stateDir } : {}) };
 }
 
-function summarize(jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, launched: number, leaked: number, remainingMin: number): DemoReport {
+function summarize(jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, launched: number, leaked: number, remainingMin: number): Omit<DemoReport, 'provider' | 'controllerId'> {
   const completed = jobs.filter((j) => j.status === 'completed').length;
   const waitValues = [...waits.values()];
   return {
@@ -201,9 +247,10 @@ async function sleepUntil(predicate: () => boolean, timeoutMs: number): Promise<
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('Run the embedded demo: GitHub simulator + controller + process provider, with a seeded workload, then a report.')
+    .description('Run the embedded demo: GitHub simulator + controller + a provider (process or docker), with a seeded workload, then a report.')
     .option('--jobs <n>', 'jobs to submit', (v) => positiveInt(v, '--jobs'), 200)
     .option('--seed <n>', 'workload seed (same seed, same workload)', (v) => positiveInt(v, '--seed'), 1)
+    .option('--provider <kind>', 'where runners run: process, or docker (needs a Docker engine; builds the local test image if missing)', demoProvider, 'process')
     .option('--json', 'print exactly one JSON object (the report) on stdout')
     .option('--keep-state', 'keep the temporary state directory')
     .option('--log-level <level>', 'controller log level (logs go to stderr)', 'warn')
@@ -213,7 +260,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--faults <spec>', 'inject simulator faults, e.g. 5xx=0.1,429burst=1,latency=200ms,drop=0.3,dup=0.1,reorder=0.2 (see docs/simulator.md)', (v) => faultSpec(v))
     .option('--serve [port]', 'keep the API and live dashboard up (loopback, default port 8080) during the workload and afterwards, until Ctrl-C')
     .option('--no-auth', 'with --serve: no admin token (loopback only)')
-    .action(async (opts: { jobs: number; seed: number; json?: boolean; keepState?: boolean; logLevel: string; serve?: boolean | string; auth: boolean; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string }) => {
+    .action(async (opts: { jobs: number; seed: number; provider: DemoProviderKind; json?: boolean; keepState?: boolean; logLevel: string; serve?: boolean | string; auth: boolean; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string }) => {
       const tty = !opts.json && process.stdout.isTTY;
       const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
       const serve = opts.serve === undefined ? undefined : servePlan(opts.serve, !opts.auth, say, (report) => {
@@ -224,6 +271,7 @@ export function registerDemoCommand(program: Command): void {
       const report = await runDemo({
         jobs: opts.jobs,
         seed: opts.seed,
+        provider: opts.provider,
         keepState: opts.keepState,
         logLevel: opts.logLevel,
         pollOnly: opts.pollOnly,
@@ -239,6 +287,11 @@ export function registerDemoCommand(program: Command): void {
       }
       process.exitCode = report.jobs.lost === 0 && report.runners.leaked === 0 ? 0 : 1;
     });
+}
+
+function demoProvider(value: string): DemoProviderKind {
+  if (value === 'process' || value === 'docker') return value;
+  throw new InvalidArgumentError(`--provider must be process or docker, got ${JSON.stringify(value)}`);
 }
 
 function ratio(value: string, flag: string): number {
@@ -281,6 +334,7 @@ function printReport(report: DemoReport, json: boolean): void {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
+  console.log(`provider  ${report.provider}`);
   console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed}, lost ${report.jobs.lost}`);
   console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}`);
   console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);

@@ -70,7 +70,7 @@ export function tokenProviderOf(config: Config, env: NodeJS.ProcessEnv): TokenPr
 }
 
 /** The pools a config describes, each with its provider (or the override given for it). */
-export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyMap<string, Provider>): PoolRuntime[] {
+export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyMap<string, Provider>, env: NodeJS.ProcessEnv = process.env): PoolRuntime[] {
   return config.pools.map((pool) => ({
     name: pool.name,
     labels: pool.labels,
@@ -83,7 +83,7 @@ export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyM
     idleGraceMs: pool.idleGraceSeconds * 1000,
     provider:
       overrides?.get(pool.name) ??
-      createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger }),
+      createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger, env }),
   }));
 }
 
@@ -105,7 +105,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
   const store = Store.open(sqlitePathOf(config), clock);
   const github = options.github ?? githubClientOf(config, logger, env);
-  const pools = buildPools(config, logger, options.providers);
+  const pools = buildPools(config, logger, options.providers, env);
   const providers = new Map(pools.map((pool) => [pool.name, pool.provider]));
   const metrics = new ApiMetrics({ store, github });
   const controller = new Controller({

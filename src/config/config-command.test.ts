@@ -39,7 +39,7 @@ api: { port: x }
 test('config check: exit 0 and "FILE: ok (N pools)" for a valid file', () => {
   const run = jitpool(['config', 'check', '-c', EXAMPLE]);
   assert.equal(run.status, 0, run.stderr);
-  assert.equal(run.stdout.trim(), `${EXAMPLE}: ok (2 pools)`);
+  assert.equal(run.stdout.trim(), `${EXAMPLE}: ok (3 pools)`);
 });
 
 test('config check: exit 1 listing every problem as FILE:LINE:COL: path: message', (t) => {

@@ -6,10 +6,13 @@ import { checkConfig, configJsonSchema } from './index.ts';
 
 const EXAMPLE = join(import.meta.dirname, '../../examples/jitpool.yaml');
 
-test('examples/jitpool.yaml is valid and shows both scopes', () => {
+test('examples/jitpool.yaml is valid and shows both scopes and both providers', () => {
   const result = checkConfig(readFileSync(EXAMPLE, 'utf8'), EXAMPLE);
   assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
-  assert.deepEqual(result.config.pools.map((pool) => pool.scope.kind), ['repo', 'org']);
+  assert.deepEqual(result.config.pools.map((pool) => pool.scope.kind), ['repo', 'org', 'org']);
+  assert.deepEqual(result.config.pools.map((pool) => pool.provider.kind), ['process', 'process', 'docker']);
+  const docker = result.config.pools[2]?.provider;
+  assert.ok(docker?.kind === 'docker' && docker.user === '1001:1001' && docker.dockerInDocker === false && docker.cacheVolumes.length === 2);
 });
 
 test('the JSON Schema is plain JSON, strict, and leaves defaulted fields optional', () => {

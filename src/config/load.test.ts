@@ -48,7 +48,7 @@ test('a minimal config gets every default, absolute paths and is deeply frozen',
   assert.equal(pool.runnerGroupId, 1);
   assert.equal(config.store.stateDir, '/etc/jitpool/.state');
   assert.equal(config.store.sqlitePath, '/etc/jitpool/.state/jitpool.sqlite');
-  assert.equal(pool.provider.workRoot, '/etc/jitpool/.state/work');
+  assert.equal(pool.provider.kind === 'process' && pool.provider.workRoot, '/etc/jitpool/.state/work');
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.pools) && Object.isFrozen(pool.labels) && Object.isFrozen(pool.provider.env));
   assert.throws(() => {
     (config.api as { port: number }).port = 1;
@@ -66,7 +66,7 @@ store: { stateDir: /var/lib/jitpool, sqlitePath: db.sqlite }
   assert.equal(config.github.auth.kind === 'app' && config.github.auth.privateKeyFile, '/etc/jitpool/keys/app.pem');
   assert.equal(config.webhook.secret.file, '/run/secrets/hook');
   assert.equal(config.store.sqlitePath, '/etc/jitpool/db.sqlite');
-  assert.equal(config.pools[0]?.provider.workRoot, '/var/lib/jitpool/work');
+  assert.equal(config.pools[0]?.provider.kind === 'process' && config.pools[0].provider.workRoot, '/var/lib/jitpool/work');
 });
 
 test('every problem is reported at once, each with its path, line and column', () => {

@@ -32,10 +32,11 @@ export function resolveConfigPaths(config: Config, baseDir: string): Config {
     },
     pools: config.pools.map((pool) => ({
       ...pool,
-      provider: {
-        ...pool.provider,
-        workRoot: pool.provider.workRoot === undefined ? join(stateDir, 'work') : absolute(pool.provider.workRoot),
-      },
+      // Docker paths (socket, bind mounts) live on the engine's host and must already be absolute.
+      provider:
+        pool.provider.kind === 'process'
+          ? { ...pool.provider, workRoot: pool.provider.workRoot === undefined ? join(stateDir, 'work') : absolute(pool.provider.workRoot) }
+          : { ...pool.provider },
     })),
   };
 }

@@ -81,8 +81,86 @@ const processProvider = z
   })
   .strict();
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'environment variable names use letters, digits and _' });
+const absolutePath = z.string().startsWith('/', { message: 'must be an absolute path' });
+const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, { message: 'must be an IPv4 CIDR such as 10.213.0.0/16' });
+
+const cacheVolume = z
+  .object({
+    /** Named Docker volume, shared by every runner that mounts it (created on first use, never deleted by jitpool). @example pnpm-store */
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, { message: 'volume names use letters, digits and _ . -' }),
+    /** Where it appears in the container. @example /home/runner/.local/share/pnpm/store */
+    target: absolutePath,
+    /** Mount it read-only. @default false */
+    readOnly: z.boolean().default(false),
+  })
+  .strict();
+
+const bindMount = z
+  .object({
+    /** Host path. @example /opt/hostedtoolcache */
+    source: absolutePath,
+    /** Where it appears in the container. @example /opt/hostedtoolcache */
+    target: absolutePath,
+    /** Mount it read-only. @default true */
+    readOnly: z.boolean().default(true),
+  })
+  .strict();
+
+const dockerProvider = z
+  .object({
+    kind: z.literal('docker'),
+    /** The runner image (see examples/Dockerfile). @example ghcr.io/acme/actions-runner:2.330.0 */
+    image: z.string().min(1),
+    /** When to pull the image: `missing` pulls only if absent, `never` fails with JP_PROVIDER_IMAGE_MISSING. @default missing */
+    pullPolicy: z.enum(['missing', 'never', 'always']).default('missing'),
+    /** Replaces the image's CMD (seed 003's RUNNER_COMMAND); the JIT config still comes through the environment. @example ['./bin/Runner.Listener', 'run'] */
+    command: z.array(z.string()).min(1).optional(),
+    /** Extra environment; values may use {runner_name} {pool} {scope} {repo_owner} {repo_name} {timestamp} {hostname} {controller_id}. No secrets here. @default {} */
+    env: z.record(envName, z.string()).default({}),
+    /** CPU quota in CPUs (CpuQuota / CpuPeriod). @default 2 */
+    cpus: z.number().positive().max(512).default(2),
+    /** Memory limit in MiB; swap is disabled (MemorySwap = Memory). @default 4096 */
+    memoryMb: z.number().int().min(6).default(4096),
+    /** Most processes/threads in the container (fork bombs stop here). @default 4096 */
+    pidsLimit: z.number().int().positive().default(4096),
+    /** User the runner runs as; non-root by default. "" uses the image's USER; "0:0" is root (not advised). @default 1001:1001 */
+    user: z.string().regex(/^[A-Za-z0-9_.-]*(:[A-Za-z0-9_.-]+)?$/, { message: 'a user such as 1001:1001 or runner' }).default('1001:1001'),
+    /** Named volumes kept between jobs (seed 002's pnpm store and uv cache). @default [] */
+    cacheVolumes: z.array(cacheVolume).default([]),
+    /** Extra host directories bind-mounted into every runner. @default [] */
+    mounts: z.array(bindMount).default([]),
+    /** Runs the container privileged so the job can start its own Docker daemon (seed 004). Grants near-root on the host: see docs/providers/docker.md. @default false */
+    dockerInDocker: z.boolean().default(false),
+    /** Docker socket of the engine. @default /var/run/docker.sock (or DOCKER_HOST when set) */
+    socketPath: absolutePath.optional(),
+    /** Engine address instead of a socket, like DOCKER_HOST. @example tcp://10.0.0.5:2376 */
+    host: z.string().regex(/^(tcp|http|https|unix|ssh):\/\/.+/, { message: 'a URL such as tcp://host:2376 or unix:///var/run/docker.sock' }).optional(),
+    /** Each runner gets its own bridge network with a subnet carved from this pool (seed 004). */
+    network: z
+      .object({
+        /** Address pool the per-runner subnets come from; keep it clear of your LAN. @default 10.213.0.0/16 */
+        subnetPool: cidr.default('10.213.0.0/16'),
+        /** Prefix length of each runner's subnet. @default 24 */
+        prefixLength: z.number().int().min(16).max(29).default(24),
+      })
+      .strict()
+      .default({ subnetPool: '10.213.0.0/16', prefixLength: 24 }),
+    /** Seconds between SIGTERM and SIGKILL when a container is stopped. @default 10 */
+    killGraceSeconds: seconds.default(10),
+    /** Timeout of one Engine API call (streams excepted). @default 60 */
+    apiTimeoutSeconds: seconds.default(60),
+  })
+  .strict()
+  .superRefine((provider, ctx) => {
+    const [base, bits] = provider.network.subnetPool.split('/');
+    if (Number(bits) > provider.network.prefixLength) ctx.addIssue({ code: 'custom', path: ['network', 'prefixLength'], message: `must be at least the pool's prefix (/${bits})` });
+    if (base!.split('.').some((octet) => Number(octet) > 255)) ctx.addIssue({ code: 'custom', path: ['network', 'subnetPool'], message: 'not a valid IPv4 address' });
+    if (provider.socketPath && provider.host) ctx.addIssue({ code: 'custom', path: ['host'], message: 'set socketPath or host, not both' });
+  });
+
 /** Provider settings; `kind` picks the provider. Other kinds are added by later issues. */
-const providerSchema = z.discriminatedUnion('kind', [processProvider]);
+const providerSchema = z.discriminatedUnion('kind', [processProvider, dockerProvider]);
 
 const repoScope = z.object({ kind: z.literal('repo'), owner, repo }).strict();
 const orgScope = z.object({ kind: z.literal('org'), org: owner }).strict();

@@ -1,11 +1,23 @@
 import { join } from 'node:path';
 import type { Logger } from '../core/index.ts';
 import type { ProviderConfig } from '../config/index.ts';
+import { resolveDockerEndpoint } from './docker-engine.ts';
+import { DockerProvider } from './docker-provider.ts';
 import { ProcessProvider } from './process-provider.ts';
 import type { Provider } from './types.ts';
 
+/** What {@link createProvider} needs besides the pool's provider settings. */
+export interface ProviderContext {
+  controllerId: string;
+  stateDir: string;
+  pool: string;
+  logger: Logger;
+  /** Where DOCKER_HOST is read from when the settings name no engine. @default {} */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
 /** Builds the provider a pool's settings describe. */
-export function createProvider(config: ProviderConfig, context: { controllerId: string; stateDir: string; pool: string; logger: Logger }): Provider {
+export function createProvider(config: ProviderConfig, context: ProviderContext): Provider {
   switch (config.kind) {
     case 'process':
       return new ProcessProvider({
@@ -16,5 +28,25 @@ export function createProvider(config: ProviderConfig, context: { controllerId: 
         killGraceSeconds: config.killGraceSeconds,
         logger: context.logger,
       });
+    case 'docker':
+      return new DockerProvider({
+        controllerId: context.controllerId,
+        endpoint: resolveDockerEndpoint({ socketPath: config.socketPath, host: config.host }, context.env ?? {}),
+        image: config.image,
+        pullPolicy: config.pullPolicy,
+        command: config.command,
+        env: config.env,
+        cpus: config.cpus,
+        memoryMb: config.memoryMb,
+        pidsLimit: config.pidsLimit,
+        user: config.user,
+        cacheVolumes: config.cacheVolumes,
+        mounts: config.mounts,
+        dockerInDocker: config.dockerInDocker,
+        network: config.network,
+        killGraceSeconds: config.killGraceSeconds,
+        apiTimeoutSeconds: config.apiTimeoutSeconds,
+        logger: context.logger,
+      }).servePool(context.pool);
   }
 }

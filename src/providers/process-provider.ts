@@ -35,7 +35,7 @@ const META_FILE = '.jitpool.json';
 const EXIT_FILE = '.jitpool-exit';
 const LOG_FILE = 'runner.log';
 /** The real runner prints this once its session is open; the fake runner does too. */
-const ONLINE_MARKER = 'Listening for Jobs';
+export const RUNNER_ONLINE_MARKER = 'Listening for Jobs';
 
 /**
  * Runs each runner as a local child process in a fresh work directory under `workRoot`. The JIT
@@ -217,7 +217,7 @@ export class ProcessProvider implements Provider {
         exitCode = null;
       }
     }
-    if (alive && !this.#online.has(meta.runnerName) && logContains(join(dir, LOG_FILE), ONLINE_MARKER)) {
+    if (alive && !this.#online.has(meta.runnerName) && logContains(join(dir, LOG_FILE), RUNNER_ONLINE_MARKER)) {
       this.#online.add(meta.runnerName);
     }
     return {

@@ -1,7 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sleep } from '../core/index.ts';
+// Direct file imports (not ../core/index.ts, which pulls in pino): this script also runs standalone
+// inside the Docker test image, which holds only its import closure (scripts/build-test-image.sh).
+import { sleep } from '../core/clock.ts';
 import { decodeJitConfig, type DecodedJitConfig } from './jit-config.ts';
 import type { AcquiredJob } from './runner-protocol-routes.ts';
 

@@ -28,3 +28,5 @@ export type {
   SimulatorOptions,
   WebhookTarget,
 } from './types.ts';
+export { FAKE_RUNNER_IMAGE, BUILD_TEST_IMAGE_SCRIPT, probeDocker, ensureFakeRunnerImage } from './fake-runner-image.ts';
+export type { DockerProbe } from './fake-runner-image.ts';

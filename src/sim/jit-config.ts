@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { JitpoolError } from '../core/index.ts';
+// Direct import (not ../core/index.ts): the fake runner, which imports this, runs standalone in the Docker test image.
+import { JitpoolError } from '../core/errors.ts';
 
 /** The `.runner` file the actions runner keeps in its root directory. */
 export interface RunnerFile {
