@@ -29,6 +29,23 @@ export interface JitConfigRequest {
   workFolder: string;
 }
 
+/** A registration token for `config.sh --token`. A secret: never log it. */
+export interface RegistrationToken {
+  token: string;
+  /** ISO timestamp. */
+  expiresAt: string;
+}
+
+/** Which jobs {@link GitHubApi.listWorkflowJobs} returns. */
+export interface WorkflowJobFilter {
+  /** Job status wanted; runs that can hold such jobs are listed first. */
+  status: 'queued' | 'in_progress';
+  /** Only runs of this branch (`head_branch`). */
+  branch?: string;
+  /** Most runs read (newest first). @default 100 */
+  maxRuns?: number;
+}
+
 /** A workflow job as the REST API returns it (the fields jitpool uses). */
 export interface GitHubJob {
   id: number;
@@ -41,6 +58,8 @@ export interface GitHubJob {
   createdAt: string;
   startedAt: string | null;
   completedAt: string | null;
+  /** The branch of the job's run, when GitHub reports it. */
+  headBranch?: string | null;
 }
 
 /** API calls made so far, as counted by the client. */
@@ -70,6 +89,12 @@ export interface GitHubApi {
   deleteRunner(scope: GitHubScope, runnerId: number): Promise<'deleted' | 'not-found'>;
   /** One workflow job. */
   getJob(owner: string, repo: string, jobId: number): Promise<GitHubJob>;
+  /** A registration token for `config.sh` (the non-JIT path; about one hour of validity). The token is a secret. */
+  createRegistrationToken(scope: GitHubScope): Promise<RegistrationToken>;
+  /** The registration named `name` in the scope, or null (GitHub's `?name=` filter: one call). */
+  getRunnerByName(scope: GitHubScope, name: string): Promise<GitHubRunner | null>;
+  /** Jobs of a repository's workflow runs that have the given status, optionally on one branch. */
+  listWorkflowJobs(owner: string, repo: string, filter: WorkflowJobFilter): Promise<GitHubJob[]>;
   /** Calls made so far. */
   stats(): ApiCallStats;
   /** The last rate-limit figures seen, or null before the first call. */

@@ -14,6 +14,14 @@ export interface ApiGateOptions {
   rateLimiter: RateLimiter;
   /** Accepted tokens; any non-empty token when absent. */
   tokens?: readonly string[];
+  /** Further accepted tokens (installation tokens the simulated App issued). */
+  isIssuedToken?: (token: string) => boolean;
+}
+
+/** Routes GitHub authenticates with an App JWT: the route verifies it, the gate only counts the call. */
+export function isAppJwtRoute(url: string): boolean {
+  const path = url.split('?')[0] ?? '';
+  return path === '/app' || path.startsWith('/app/') || /^\/(repos\/[^/]+\/[^/]+|orgs\/[^/]+|users\/[^/]+)\/installation$/.test(path);
 }
 
 /** The gate's counters, read by `Simulator.stats()`. */
@@ -47,12 +55,13 @@ export function registerApiGate(app: FastifyInstance, options: ApiGateOptions): 
     stats.byEndpoint[key] = (stats.byEndpoint[key] ?? 0) + 1;
     reply.header('x-github-request-id', randomUUID().toUpperCase());
     reply.header('x-github-api-version-selected', '2022-11-28');
+    if (isAppJwtRoute(request.url)) return;
     const token = bearerToken(request);
     if (token === null) {
       refused.add(request);
       return sendError(reply, 401, 'Requires authentication');
     }
-    if (options.tokens !== undefined && !options.tokens.includes(token)) {
+    if (options.tokens !== undefined && !options.tokens.includes(token) && !(options.isIssuedToken?.(token) ?? false)) {
       refused.add(request);
       return sendError(reply, 401, 'Bad credentials');
     }

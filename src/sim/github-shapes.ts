@@ -239,7 +239,7 @@ export function jobResource(job: JobRecord, run: RunRecord | undefined, apiUrl: 
     runner_group_id: job.runnerGroupId,
     runner_group_name: job.runnerGroupId === null ? null : runnerGroupName(job.runnerGroupId),
     workflow_name: run?.workflowName ?? null,
-    head_branch: 'main',
+    head_branch: run?.headBranch ?? 'main',
   };
 }
 
@@ -258,7 +258,7 @@ export function runResource(run: RunRecord, state: SimState, apiUrl: string): Sc
     node_id: nodeId('WFR', run.id),
     check_suite_id: run.id,
     check_suite_node_id: nodeId('CS', run.id),
-    head_branch: 'main',
+    head_branch: run.headBranch,
     head_sha: run.headSha,
     path: '.github/workflows/ci.yml',
     display_title: `${run.workflowName} #${run.runNumber}`,

@@ -55,6 +55,8 @@ export interface RunRecord {
   workflowName: string;
   runNumber: number;
   headSha: string;
+  /** The run's branch. */
+  headBranch: string;
   createdAtMs: number;
   updatedAtMs: number;
   jobIds: number[];
@@ -474,6 +476,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       workflowName: 'CI',
       runNumber,
       headSha: createHash('sha1').update(`${repoKey}#${id}`).digest('hex'),
+      headBranch: spec.headBranch ?? 'main',
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
       jobIds: [],
