@@ -1,1 +1,3 @@
 export * from './match.ts';
+export { DEFAULT_FALLBACK_LABELS, minimalLabelSet, type LabelSetDemand, type MinimalLabelSet } from './label-sets.ts';
+export { formatFinding, lintWorkflow, parseLabelPolicy, type LabelPolicy, type LintFinding } from './label-lint.ts';

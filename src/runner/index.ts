@@ -6,3 +6,7 @@ export {
 } from './runner-package.ts';
 export { COPIED_FILES, createRunnerRoot, type RunnerRootResult } from './runner-root.ts';
 export { RUNNER_EXIT, interpretRunnerExit, listenerCommand, listenerEnv, runListener, type RunListenerOptions, type RunnerExitMeaning } from './launch.ts';
+export {
+  readLocalRegistration, repairBaseRunner, svcShServiceManager,
+  type LocalRegistration, type RepairGitHub, type RepairOptions, type RepairReport, type RepairStep, type RepoTarget, type ServiceManager,
+} from './base-runner-repair.ts';
