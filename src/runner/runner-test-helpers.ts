@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -132,3 +132,33 @@ export function forceRemove(dir: string): void {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A fake runner home: config.sh and svc.sh record their calls (never a token value) and keep
+ * the state real ones would (.runner/.credentials; .service and a running flag).
+ */
+export function fakeRunnerHome(): { home: string; calls: () => string[]; cleanup: () => void } {
+  const home = mkdtempSync(join(tmpdir(), 'jp-home-'));
+  writeFileSync(join(home, 'config.sh'), `#!/bin/sh
+echo "config.sh $* token=\${ACTIONS_RUNNER_INPUT_TOKEN:+set}" >> calls.log
+[ -f .runner ] && { echo "Cannot configure the runner because it is already configured." >&2; exit 1; }
+name=""; url=""; work=""
+while [ $# -gt 0 ]; do case "$1" in --name) name="$2"; shift;; --url) url="$2"; shift;; --work) work="$2"; shift;; esac; shift; done
+printf '\\357\\273\\277{"agentId": 99, "agentName": "%s", "gitHubUrl": "%s", "workFolder": "%s"}' "$name" "$url" "$work" > .runner
+echo '{}' > .credentials
+`, { mode: 0o755 });
+  writeFileSync(join(home, 'svc.sh'), `#!/bin/sh
+echo "svc.sh $*" >> calls.log
+case "$1" in
+  install) echo "actions.runner.acme-app.base.service" > .service;;
+  start) touch .svc-running;;
+  stop) rm -f .svc-running;;
+  status) [ -f .svc-running ] && echo "Active: active (running)" || echo "Active: inactive (dead)";;
+esac
+`, { mode: 0o755 });
+  mkdirSync(join(home, '_work', 'app'), { recursive: true });
+  writeFileSync(join(home, '_work', 'app', 'keep.txt'), 'kept');
+  const calls = () => (existsSync(join(home, 'calls.log')) ? readFileSync(join(home, 'calls.log'), 'utf8').trim().split('\n') : []);
+  return { home, calls, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
