@@ -1,12 +1,20 @@
 import type { Command } from 'commander';
+import { registerAppCheckCommand } from './app-check.ts';
+import { registerAppInstallationIdCommand } from './app-installation-id.ts';
+import { registerAppTokenCommand } from './app-token.ts';
 import { registerCleanupCommand } from './cleanup.ts';
 import { registerConfigCommand } from './config.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerDoctorCommand } from './doctor.ts';
 import { registerInstallServiceCommand } from './install-service.ts';
+import { registerJitConfigCommand } from './jit-config.ts';
+import { registerLabelsLintCommand } from './labels-lint.ts';
+import { registerLabelsPreflightCommand } from './labels-preflight.ts';
 import { registerPoolCommand } from './pool-scale.ts';
 import { registerReconcileCommand } from './reconcile.ts';
 import { registerReportCommand } from './report.ts';
+import { registerRunnerOnceCommand } from './runner-once.ts';
+import { registerRunnerRepairCommand } from './runner-repair.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerUpCommand } from './up.ts';
 
@@ -22,4 +30,18 @@ export function registerCommands(program: Command): void {
   registerReportCommand(program);
   registerStatusCommand(program);
   registerUpCommand(program);
+  registerJitConfigCommand(program);
+
+  const runner = program.command('runner').description('One-shot runners and base-runner repair (seed 000 ephem_runner, seed 001 §4.1).');
+  registerRunnerOnceCommand(runner);
+  registerRunnerRepairCommand(runner);
+
+  const labels = program.command('labels').description('Label tools: minimal label set for queued jobs, workflow label lint.');
+  registerLabelsPreflightCommand(labels);
+  registerLabelsLintCommand(labels);
+
+  const app = program.command('app').description('GitHub App helpers: check the key, find the installation, mint tokens (seed 001 §1).');
+  registerAppCheckCommand(app);
+  registerAppInstallationIdCommand(app);
+  registerAppTokenCommand(app);
 }

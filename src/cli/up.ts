@@ -1,18 +1,59 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { createLogger, describeError } from '../core/index.ts';
+import { positiveInteger } from './github-options.ts';
+import { addRunnerPackageOptions } from './runner-once.ts';
 import { startRuntime } from './runtime.ts';
+import { quickConfig, type QuickFlags } from './up-quick.ts';
 
 /** Registers `jitpool up`: the always-on supervisor (the default mode). */
 export function registerUpCommand(program: Command): void {
-  program
+  const command = program
     .command('up')
     .description('Run the controller: webhook receiver, poller backstop and reconcile loop, until SIGTERM/SIGINT.')
     .option('-c, --config <file>', 'configuration file', process.env.JITPOOL_CONFIG ?? 'jitpool.yaml')
     .option('--drain', 'on shutdown, scale idle runners down and wait for busy ones to finish (default: leave them running)')
     .option('--shutdown-timeout <seconds>', 'longest a shutdown may take', '30')
-    .action(async (opts: { config: string; drain?: boolean; shutdownTimeout: string }) => {
-      const config = loadConfig(opts.config);
+    // Quick mode (seed 000's autoscaler): one pool from flags, no YAML. See up-quick.ts.
+    .option('--repo <owner/repo>', 'quick mode: serve this repository with one pool built from flags (no config file)')
+    .option('--labels <a,b>', 'quick mode: runner labels', 'self-hosted,linux,x64')
+    .option('--max <n>', 'quick mode: most runners at once', (v) => positiveInteger(v, '--max'))
+    .option('--scale-from-queue', 'quick mode: scale with the queue, bounded by --cap (jitpool always does; kept for the seed)')
+    .option('--cap <n>', 'quick mode: the bound with --scale-from-queue', (v) => positiveInteger(v, '--cap'))
+    .option('--min-idle <n>', 'quick mode: idle runners kept warm', (v) => Number.parseInt(v, 10))
+    .option('--poll <seconds>', 'quick mode: read the queue from GitHub this often (webhook-less mode)', (v) => positiveInteger(v, '--poll'))
+    .option('--webhook-secret-env <VAR>', 'quick mode: also accept webhooks, with the secret in this variable')
+    .addOption(new Option('--api-url <url>', 'quick mode: GitHub REST base URL').env('JITPOOL_GITHUB_API_URL').default('https://api.github.com'))
+    .option('--token-env <VAR>', 'quick mode: variable holding the token (default JITPOOL_GITHUB_TOKEN, GH_PAT, GH_TOKEN, GITHUB_TOKEN)')
+    .option('--state-dir <dir>', 'quick mode: database and runner directories', './.jitpool-quick')
+    .option('--host <host>', 'quick mode: API listen address', '127.0.0.1')
+    .option('--port <port>', 'quick mode: API port (0 picks one)', (v) => Number.parseInt(v, 10), 8080)
+    .option('--runner-command <cmd>', 'quick mode: run this instead of the runner package (a path or a JSON argv array)')
+    .option('--controller-id <id>', 'quick mode: controller id', 'quick')
+    .option('--log-level <level>', 'quick mode: log level', 'info')
+    .addHelpText(
+      'after',
+      `
+Quick mode (no YAML): --repo starts one pool from flags. Without --webhook-secret-env it reads the
+queue from GitHub every --poll seconds (default 15). --max N and --scale-from-queue --cap N both
+bound the pool at N runners.
+
+Examples:
+  $ jitpool up -c /etc/jitpool/jitpool.yaml
+  $ GH_PAT=... CODEX_RUNNER_SHA256=... jitpool up --repo acme/app --labels self-hosted,linux,x64 --max 2 --poll 10
+  $ GH_PAT=... CODEX_RUNNER_SHA256=... jitpool up --repo acme/app --scale-from-queue --cap 4`,
+    );
+  addRunnerPackageOptions(command);
+  command.action(async (opts: { config: string; drain?: boolean; shutdownTimeout: string } & Partial<QuickFlags>) => {
+      const isQuick = opts.repo !== undefined;
+      let config;
+      try {
+        config = isQuick ? quickConfig(opts as QuickFlags) : loadConfig(opts.config);
+      } catch (err) {
+        process.stderr.write(`jitpool up: ${describeError(err)}\n`);
+        process.exitCode = 2;
+        return;
+      }
       const logger = createLogger({ level: config.log.level, pretty: process.stdout.isTTY === true });
       const runtime = await startRuntime({ config, logger });
       const timeoutMs = Math.max(1, Number(opts.shutdownTimeout) || 30) * 1000;

@@ -8,7 +8,7 @@ import type { Config, SecretSource } from './schema.ts';
  * and each process pool's `provider.workRoot` (`<stateDir>/work`).
  *
  * Paths: `store.stateDir`, `store.sqlitePath`, `github.auth.token.file`,
- * `github.auth.privateKeyFile`, `webhook.secret.file`, `api.auth.token.file`, `pools[].provider.workRoot`.
+ * `github.auth.privateKeyFile`, `webhook.secret.file`, `api.auth.token.file`, `pools[].provider.workRoot`, `pools[].provider.runner.cacheDir`.
  * Returns a new object; the input is not modified.
  */
 export function resolveConfigPaths(config: Config, baseDir: string): Config {
@@ -35,7 +35,13 @@ export function resolveConfigPaths(config: Config, baseDir: string): Config {
       // Docker paths (socket, bind mounts) live on the engine's host and must already be absolute.
       provider:
         pool.provider.kind === 'process'
-          ? { ...pool.provider, workRoot: pool.provider.workRoot === undefined ? join(stateDir, 'work') : absolute(pool.provider.workRoot) }
+          ? {
+              ...pool.provider,
+              workRoot: pool.provider.workRoot === undefined ? join(stateDir, 'work') : absolute(pool.provider.workRoot),
+              ...(pool.provider.runner
+                ? { runner: { ...pool.provider.runner, cacheDir: pool.provider.runner.cacheDir === undefined ? join(stateDir, 'runner-cache') : absolute(pool.provider.runner.cacheDir) } }
+                : {}),
+            }
           : { ...pool.provider },
     })),
   };

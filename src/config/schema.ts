@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isSafeControllerId, isSafeLabel, isSafeOwner, isSafePoolName, isSafeRepo } from '../core/index.ts';
+import { compareVersions, DEFAULT_RUNNER_VERSION, DEFAULT_URL_TEMPLATE, MIN_RUNNER_VERSION } from '../runner/index.ts';
 
 /**
  * The one description of `jitpool.yaml`: validation, TypeScript types and the exported JSON
@@ -67,11 +68,34 @@ const webhookSchema = z
   })
   .strict();
 
+/** The actions runner package jitpool downloads, verifies, caches and gives each runner as a hard-linked root. */
+const runnerPackageSchema = z
+  .object({
+    /** Runner version; GitHub refuses runners older than 2.329.0 (since March 2026). @default 2.330.0 */
+    version: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/, { message: 'expected MAJOR.MINOR.PATCH' })
+      .refine((v) => compareVersions(v, MIN_RUNNER_VERSION) >= 0, { message: `older than ${MIN_RUNNER_VERSION}, the oldest runner GitHub accepts` })
+      .default(DEFAULT_RUNNER_VERSION),
+    /** SHA-256 of the archive, from the release notes (seed 000's CODEX_RUNNER_SHA256). A mismatch deletes the download and fails. */
+    sha256: z.string().regex(/^(sha256:)?[0-9a-fA-F]{64}$/, { message: 'expected a SHA-256 digest (64 hex characters)' }),
+    /**
+     * Download URL; `{version}`, `{os}` (linux) and `{arch}` (x64, arm64, arm) are filled in. Point it at a mirror for air-gapped hosts.
+     * @default https://github.com/actions/runner/releases/download/v{version}/actions-runner-{os}-{arch}-{version}.tar.gz
+     */
+    urlTemplate: z.string().default(DEFAULT_URL_TEMPLATE),
+    /** Where archives and extracted packages are kept. @default <stateDir>/runner-cache */
+    cacheDir: z.string().optional(),
+  })
+  .strict();
+
 const processProvider = z
   .object({
     kind: z.literal('process'),
-    /** The runner command; the JIT config reaches it via ACTIONS_RUNNER_INPUT_JITCONFIG, never argv. @example ['/opt/actions-runner/bin/Runner.Listener', 'run'] */
-    command: z.array(z.string()).min(1),
+    /** The runner command; the JIT config reaches it via ACTIONS_RUNNER_INPUT_JITCONFIG, never argv. Give `command` or `runner`. @example ['/opt/actions-runner/bin/Runner.Listener', 'run'] */
+    command: z.array(z.string()).min(1).optional(),
+    /** Or: the pinned runner package; each runner then gets its own hard-linked root and `bin/Runner.Listener run` is launched in it. */
+    runner: runnerPackageSchema.optional(),
     /** Parent of the per-runner work directories. @default <stateDir>/work */
     workRoot: z.string().optional(),
     /** Extra environment for the runner (no secrets here: use the runner's own secret store). */
@@ -79,7 +103,8 @@ const processProvider = z
     /** Seconds to wait after SIGTERM before SIGKILL on delete. @default 10 */
     killGraceSeconds: seconds.default(10),
   })
-  .strict();
+  .strict()
+  .refine((p) => (p.command === undefined) !== (p.runner === undefined), { message: 'exactly one of `command` or `runner` is required', path: ['command'] });
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'environment variable names use letters, digits and _' });
 const absolutePath = z.string().startsWith('/', { message: 'must be an absolute path' });

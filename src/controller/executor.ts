@@ -298,7 +298,7 @@ export class Executor {
     if (runner.githubRunnerId === null && runner.state !== 'finished' && pool) {
       // A launch interrupted between GitHub's answer and our write leaves a registration we never
       // recorded; find it by name (names are persisted before the JIT request) so it is not leaked.
-      const found = await github.findRunnerByName(pool.scope, runner.name);
+      const found = await github.getRunnerByName(pool.scope, runner.name);
       if (found) runner = store.updateRunner(runner.id, { githubRunnerId: found.id }, ACTOR, 'registration found by name');
     }
     const computeId = runner.computeId ?? runner.name;

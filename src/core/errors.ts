@@ -36,6 +36,10 @@ export const ERROR_CODES = {
   JP_WEBHOOK_SIGNATURE: { retryable: false },
   JP_WEBHOOK_MALFORMED: { retryable: false },
   JP_RUNNER_PACKAGE: { retryable: false },
+  JP_RUNNER_CHECKSUM: { retryable: false },
+  JP_RUNNER_DOWNLOAD: { retryable: true },
+  JP_RUNNER_CONFIG: { retryable: false },
+  JP_COMMAND_FAILED: { retryable: false },
   JP_INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;
 

@@ -4,3 +4,4 @@ export * from './logger.ts';
 export * from './names.ts';
 export * from './clock.ts';
 export * from './stats.ts';
+export * from './atomic-file.ts';

@@ -4,7 +4,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { JitpoolError, redact, registerSecret, type Logger } from '../core/index.ts';
 import type { TokenProvider } from './token-provider.ts';
-import type { ApiCallStats, Conditional, GitHubApi, GitHubJob, GitHubRun, GitHubRunner, GitHubScope, JitConfig, JitConfigRequest, RateLimitState, RepoRef } from './types.ts';
+import type { ApiCallStats, Conditional, GitHubApi, GitHubJob, GitHubRun, GitHubRunner, GitHubScope, JitConfig, JitConfigRequest, RateLimitState, RegistrationToken, RepoRef } from './types.ts';
 
 const JitOctokit = Octokit.plugin(retry, throttling);
 type JitOctokitInstance = InstanceType<typeof JitOctokit>;
@@ -163,15 +163,6 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
       return result.items;
     },
 
-    async findRunnerByName(scope, name) {
-      const { data } = await call(
-        () => octokit.request(`GET ${scopePath(scope)}/actions/runners`, { ...scopeParams(scope), name, per_page: 100 }),
-        `find runner ${name} in ${describeScope(scope)}`,
-      );
-      const match = (data as { runners: RawRunner[] }).runners.find((runner) => runner.name === name);
-      return match ? toRunner(match) : null;
-    },
-
     listWorkflowRuns: (owner, repo, status) =>
       conditionalPages('GET /repos/{owner}/{repo}/actions/runs', { owner, repo, status }, 'workflow_runs', toRun, `list ${status} runs of ${owner}/${repo}`),
 
@@ -217,6 +208,55 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
     async getJob(owner, repo, jobId): Promise<GitHubJob> {
       const { data } = await call(() => octokit.request('GET /repos/{owner}/{repo}/actions/jobs/{job_id}', { owner, repo, job_id: jobId }), `get job ${jobId}`);
       return toJob(data as RawJob);
+    },
+
+    async createRegistrationToken(scope): Promise<RegistrationToken> {
+      const { data } = await call(
+        () => octokit.request(`POST ${scopePath(scope)}/actions/runners/registration-token`, scopeParams(scope)),
+        `create a registration token for ${describeScope(scope)}`,
+      );
+      const body = data as { token: string; expires_at: string };
+      registerSecret(body.token);
+      return { token: body.token, expiresAt: body.expires_at };
+    },
+
+    async getRunnerByName(scope, name): Promise<GitHubRunner | null> {
+      const { data } = await call(
+        () => octokit.request(`GET ${scopePath(scope)}/actions/runners`, { ...scopeParams(scope), name, per_page: 100 }),
+        `find runner ${name} in ${describeScope(scope)}`,
+      );
+      // The `name` filter is exact at GitHub; compare again in case a server ignores it.
+      const found = (data as { runners: RawRunner[] }).runners.find((runner) => runner.name === name);
+      return found ? toRunner(found) : null;
+    },
+
+    async listWorkflowJobs(owner, repo, filter): Promise<GitHubJob[]> {
+      // A run is `queued` while any job waits, but a run with one job running and another queued
+      // is `in_progress`: read both kinds of run when looking for queued jobs.
+      const runStatuses: Array<'queued' | 'in_progress'> = filter.status === 'queued' ? ['queued', 'in_progress'] : ['in_progress'];
+      const maxRuns = filter.maxRuns ?? 100;
+      const runIds = new Set<number>();
+      for (const status of runStatuses) {
+        const { data } = await call(
+          () =>
+            octokit.request('GET /repos/{owner}/{repo}/actions/runs', {
+              owner, repo, status, per_page: Math.min(100, maxRuns), ...(filter.branch ? { branch: filter.branch } : {}),
+            }),
+          `list ${status} workflow runs of ${owner}/${repo}`,
+        );
+        for (const run of (data as { workflow_runs: Array<{ id: number; head_branch: string | null }> }).workflow_runs) {
+          if (filter.branch === undefined || run.head_branch === filter.branch) runIds.add(run.id);
+        }
+      }
+      const jobs: GitHubJob[] = [];
+      for (const runId of [...runIds].slice(0, maxRuns)) {
+        const { data } = await call(
+          () => octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', { owner, repo, run_id: runId, filter: 'latest', per_page: 100 }),
+          `list jobs of run ${runId}`,
+        );
+        for (const raw of (data as { jobs: RawJob[] }).jobs) if (raw.status === filter.status) jobs.push(toJob(raw));
+      }
+      return jobs;
     },
 
     stats: () => ({ total: counts.total, notModified: counts.notModified, byEndpoint: { ...counts.byEndpoint } }),
@@ -316,6 +356,7 @@ interface RawJob {
   created_at: string;
   started_at: string | null;
   completed_at: string | null;
+  head_branch?: string | null;
 }
 
 function toJob(raw: RawJob): GitHubJob {
@@ -330,6 +371,7 @@ function toJob(raw: RawJob): GitHubJob {
     createdAt: raw.created_at,
     startedAt: raw.started_at,
     completedAt: raw.completed_at,
+    headBranch: raw.head_branch ?? null,
   };
 }
 

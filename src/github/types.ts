@@ -29,6 +29,23 @@ export interface JitConfigRequest {
   workFolder: string;
 }
 
+/** A registration token for `config.sh --token`. A secret: never log it. */
+export interface RegistrationToken {
+  token: string;
+  /** ISO timestamp. */
+  expiresAt: string;
+}
+
+/** Which jobs {@link GitHubApi.listWorkflowJobs} returns. */
+export interface WorkflowJobFilter {
+  /** Job status wanted; runs that can hold such jobs are listed first. */
+  status: 'queued' | 'in_progress';
+  /** Only runs of this branch (`head_branch`). */
+  branch?: string;
+  /** Most runs read (newest first). @default 100 */
+  maxRuns?: number;
+}
+
 /** A workflow job as the REST API returns it (the fields jitpool uses). */
 export interface GitHubJob {
   id: number;
@@ -41,6 +58,8 @@ export interface GitHubJob {
   createdAt: string;
   startedAt: string | null;
   completedAt: string | null;
+  /** The branch of the job's run, when GitHub reports it. */
+  headBranch?: string | null;
 }
 
 /** A workflow run as the REST API lists it (the fields the poller uses). */
@@ -86,8 +105,6 @@ export interface GitHubApi {
   generateJitConfig(scope: GitHubScope, request: JitConfigRequest): Promise<JitConfig>;
   /** Every registration in a scope (all pages; conditional requests make unchanged pages free). */
   listRunners(scope: GitHubScope): Promise<GitHubRunner[]>;
-  /** The registration named `name` in a scope, or null (one request, GitHub's `name` filter). */
-  findRunnerByName(scope: GitHubScope, name: string): Promise<GitHubRunner | null>;
   /** Deletes a registration: `deleted`, or `not-found` when it was already gone. Throws `JP_GITHUB_RUNNER_BUSY` while it runs a job. */
   deleteRunner(scope: GitHubScope, runnerId: number): Promise<'deleted' | 'not-found'>;
   /** One workflow job. */
@@ -102,6 +119,12 @@ export interface GitHubApi {
   listWorkflowPaths(owner: string, repo: string): Promise<Conditional<string>>;
   /** A file's text at the default branch, or null when it does not exist (conditional). */
   getFileText(owner: string, repo: string, path: string): Promise<{ text: string | null; notModified: boolean }>;
+  /** A registration token for `config.sh` (the non-JIT path; about one hour of validity). The token is a secret. */
+  createRegistrationToken(scope: GitHubScope): Promise<RegistrationToken>;
+  /** The registration named `name` in the scope, or null (GitHub's `?name=` filter: one call). */
+  getRunnerByName(scope: GitHubScope, name: string): Promise<GitHubRunner | null>;
+  /** Jobs of a repository's workflow runs that have the given status, optionally on one branch. */
+  listWorkflowJobs(owner: string, repo: string, filter: WorkflowJobFilter): Promise<GitHubJob[]>;
   /** Calls made so far. */
   stats(): ApiCallStats;
   /** The last rate-limit figures seen, or null before the first call. */

@@ -23,6 +23,7 @@ export function createProvider(config: ProviderConfig, context: ProviderContext)
       return new ProcessProvider({
         controllerId: context.controllerId,
         command: config.command,
+        runnerPackage: config.runner ? { ...config.runner, cacheDir: config.runner.cacheDir ?? join(context.stateDir, 'runner-cache') } : undefined,
         workRoot: config.workRoot ?? join(context.stateDir, 'work'),
         env: config.env,
         killGraceSeconds: config.killGraceSeconds,

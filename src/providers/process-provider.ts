@@ -4,13 +4,16 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { JitpoolError, isSafeRunnerName, sleep, type Logger } from '../core/index.ts';
+import { createRunnerRoot, ensureRunnerPackage, listenerCommand, type RunnerPackageSpec } from '../runner/index.ts';
 import type { ComputeInfo, ComputeSpec, Provider, ProviderCapabilities } from './types.ts';
 
 /** Settings of the process provider (from the pool's `provider` block). */
 export interface ProcessProviderOptions {
   controllerId: string;
-  /** The runner command, e.g. `['/opt/actions-runner/bin/Runner.Listener', 'run']`. */
-  command: string[];
+  /** The runner command, e.g. `['/opt/actions-runner/bin/Runner.Listener', 'run']`; or give `runnerPackage`. */
+  command?: string[];
+  /** The pinned runner package: each runner's work directory becomes a hard-linked root of it, and `bin/Runner.Listener run` is launched there. */
+  runnerPackage?: RunnerPackageSpec;
   /** Parent directory of the per-runner work directories. */
   workRoot: string;
   /** Extra environment (placeholders like `{runner_name}` are filled in). */
@@ -53,6 +56,9 @@ export class ProcessProvider implements Provider {
   readonly #events = new EventEmitter();
 
   constructor(options: ProcessProviderOptions) {
+    if ((options.command === undefined) === (options.runnerPackage === undefined)) {
+      throw new JitpoolError('JP_CONFIG_INVALID', 'process provider: give exactly one of `command` or `runner`');
+    }
     this.#options = { ...options, workRoot: resolve(options.workRoot) };
     mkdirSync(this.#options.workRoot, { recursive: true, mode: 0o750 });
   }
@@ -64,6 +70,15 @@ export class ProcessProvider implements Provider {
       const existing = await this.inspect(spec.runnerName);
       if (existing) return existing;
     }
+    let commandLine = this.#options.command;
+    if (this.#options.runnerPackage) {
+      // A directory without metadata is the leftover of a launch that never started: start clean.
+      if (existsSync(join(dir, META_FILE))) throw new JitpoolError('JP_PROVIDER_CREATE', `work directory of ${spec.runnerName} belongs to another controller`, { retryable: false });
+      rmSync(dir, { recursive: true, force: true });
+      const pkg = await ensureRunnerPackage(this.#options.runnerPackage, { logger: this.#options.logger });
+      await createRunnerRoot(pkg.dir, dir);
+      commandLine = listenerCommand(dir);
+    }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const logFd = openSync(join(dir, LOG_FILE), 'a', 0o600);
     const env: Record<string, string> = {
@@ -73,8 +88,10 @@ export class ProcessProvider implements Provider {
       RUNNER_NAME: spec.runnerName,
       ...fillPlaceholders(this.#options.env ?? {}, spec.context),
       ACTIONS_RUNNER_INPUT_JITCONFIG: spec.jitConfig,
+      // Exit 7 instead of looping when GitHub refuses the version (DESIGN.md, the runner contract).
+      ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE: '1',
     };
-    const [command, ...args] = this.#options.command as [string, ...string[]];
+    const [command, ...args] = commandLine as [string, ...string[]];
     let child: ChildProcess;
     try {
       child = spawn(command, args, { cwd: dir, env, detached: true, stdio: ['ignore', logFd, logFd] });

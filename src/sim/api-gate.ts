@@ -28,6 +28,14 @@ export interface ApiGateOptions {
   onExchange?: (exchange: SimExchange) => void;
   /** Aborted when the simulator closes (ends injected latency). */
   closing: AbortSignal;
+  /** Further accepted tokens (installation tokens the simulated App issued). */
+  isIssuedToken?: (token: string) => boolean;
+}
+
+/** Routes GitHub authenticates with an App JWT: the route verifies it, the gate only counts the call. */
+export function isAppJwtRoute(url: string): boolean {
+  const path = url.split('?')[0] ?? '';
+  return path === '/app' || path.startsWith('/app/') || /^\/(repos\/[^/]+\/[^/]+|orgs\/[^/]+|users\/[^/]+)\/installation$/.test(path);
 }
 
 const RATE_LIMIT_DOCS = 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api';
@@ -94,12 +102,13 @@ export function registerApiGate(app: FastifyInstance, options: ApiGateOptions): 
     if (latencyMs > 0) await delay(latencyMs, undefined, { signal: options.closing }).catch(() => undefined);
     reply.header('x-github-request-id', randomUUID().toUpperCase());
     reply.header('x-github-api-version-selected', '2022-11-28');
+    if (isAppJwtRoute(request.url)) return;
     const token = bearerToken(request);
     if (token === null) {
       refused.add(request);
       return sendError(reply, 401, 'Requires authentication');
     }
-    if (options.tokens !== undefined && !options.tokens.includes(token)) {
+    if (options.tokens !== undefined && !options.tokens.includes(token) && !(options.isIssuedToken?.(token) ?? false)) {
       refused.add(request);
       return sendError(reply, 401, 'Bad credentials');
     }

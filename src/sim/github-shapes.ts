@@ -240,7 +240,7 @@ export function jobResource(job: JobRecord, run: RunRecord | undefined, apiUrl: 
     runner_group_id: job.runnerGroupId,
     runner_group_name: job.runnerGroupName,
     workflow_name: run?.workflowName ?? null,
-    head_branch: 'main',
+    head_branch: run?.headBranch ?? 'main',
   };
 }
 
@@ -259,7 +259,7 @@ export function runResource(run: RunRecord, state: SimState, apiUrl: string): Sc
     node_id: nodeId('WFR', run.id),
     check_suite_id: run.id,
     check_suite_node_id: nodeId('CS', run.id),
-    head_branch: 'main',
+    head_branch: run.headBranch,
     head_sha: run.headSha,
     path: '.github/workflows/ci.yml',
     display_title: `${run.workflowName} #${run.runNumber}`,

@@ -7,6 +7,7 @@ export { generateWorkload, mulberry32 } from './workload.ts';
 export type { WorkloadJob, WorkloadOptions } from './workload.ts';
 export { runFakeRunner, jitConfigFromInputs, RUNNER_EXIT_CODES, FAKE_RUNNER_VERSION, FAKE_RUNNER_SCRIPT } from './fake-runner.ts';
 export type { FakeRunnerOptions } from './fake-runner.ts';
+export { jwtProblem } from './app-routes.ts';
 export { decodeJitConfig, encodeJitConfig } from './jit-config.ts';
 export type { CredentialsFile, DecodedJitConfig, RunnerFile } from './jit-config.ts';
 export { parseFaultSpec, validateFaultSpec } from './fault-spec.ts';
@@ -21,6 +22,7 @@ export type {
   SimJob,
   SimJobConclusion,
   SimJobStatus,
+  SimAppOptions,
   SimRunner,
   SimScope,
   SimStats,

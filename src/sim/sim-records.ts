@@ -57,6 +57,8 @@ export interface RunRecord {
   workflowName: string;
   runNumber: number;
   headSha: string;
+  /** The run's branch. */
+  headBranch: string;
   createdAtMs: number;
   updatedAtMs: number;
   jobIds: number[];

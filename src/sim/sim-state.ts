@@ -389,6 +389,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       workflowName: 'CI',
       runNumber,
       headSha: createHash('sha1').update(`${repoKey}#${id}`).digest('hex'),
+      headBranch: spec.headBranch ?? 'main',
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
       jobIds: [],

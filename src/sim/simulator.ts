@@ -3,6 +3,7 @@ import { JitpoolError, silentLogger } from '../core/index.ts';
 import { WorkflowFiles, registerDiscoveryRoutes } from './discovery-routes.ts';
 import { INTERNAL_PREFIX, registerApiGate } from './api-gate.ts';
 import { FaultInjector } from './fault-injector.ts';
+import { registerAppRoutes, type AppRoutesState } from './app-routes.ts';
 import { workflowJobPayload } from './github-shapes.ts';
 import { sendError } from './http-helpers.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -80,7 +81,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return sendError(reply, status, status === 400 ? 'Problems parsing JSON' : status >= 500 ? 'Server Error' : err.message);
   });
 
-  const callStats = registerApiGate(app, { rateLimiter, tokens: options.tokens, faults, onExchange: options.onExchange, closing: closing.signal });
+  let appState: AppRoutesState | null = null;
+  const callStats = registerApiGate(app, {
+    rateLimiter, tokens: options.tokens, faults, onExchange: options.onExchange, closing: closing.signal,
+    isIssuedToken: (token) => appState?.isIssuedToken(token) ?? false,
+  });
+  appState = registerAppRoutes(app, options.app, () => baseUrl);
   registerRunnerRoutes(app, ctx);
   registerWorkflowRoutes(app, ctx);
   registerRunnerProtocolRoutes(app, ctx);
@@ -147,6 +153,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       state.off(event, listener as never);
       return simulator;
     },
+    installationTokens: () => appState?.issued() ?? [],
     waitFor: (predicate, timeoutMs = 30_000) => waitFor(simulator, state, predicate, timeoutMs),
     async close() {
       if (closing.signal.aborted) return;

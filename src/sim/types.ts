@@ -56,6 +56,21 @@ export interface SimulatorOptions {
   faults?: FaultSpec;
   /** Called with every REST request and its answer (conformance tests record them). @default undefined */
   onExchange?: (exchange: SimExchange) => void;
+  /** A GitHub App whose JWTs the App endpoints accept (verified with `publicKey`). @default undefined (App endpoints answer 401) */
+  app?: SimAppOptions;
+}
+
+/** The simulated GitHub App: its id, public key and where it is installed. */
+export interface SimAppOptions {
+  id: number;
+  /** PEM (SPKI) public key matching the App's private key. */
+  publicKey: string;
+  /** @default 'jitpool-sim' */
+  slug?: string;
+  /** Installations: an account (user or organisation) and, optionally, the repositories selected. */
+  installations: Array<{ id: number; account: string; accountType?: 'Organization' | 'User'; repositories?: string[] }>;
+  /** Lifetime of issued installation tokens. @default 3600000 */
+  tokenTtlMs?: number;
 }
 
 /** What {@link Simulator.queueJob} takes. */
@@ -68,6 +83,8 @@ export interface QueueJobSpec {
   durationMs: number;
   /** @default 'job-<id>' */
   name?: string;
+  /** The run's branch (`head_branch`). @default 'main' */
+  headBranch?: string;
   /** Only runners of this group may take the job; any group when absent. */
   runnerGroupId?: number;
   /** The job waits for an environment approval (webhook `waiting`) and is not assignable until {@link Simulator.approveJob}. @default false */
@@ -184,6 +201,8 @@ export interface Simulator {
   off(event: 'job' | 'runner', listener: (...args: never[]) => void): this;
   /** Resolves once `predicate` holds (checked on every change); rejects after `timeoutMs`. */
   waitFor(predicate: (sim: Simulator) => boolean, timeoutMs?: number): Promise<void>;
+  /** Installation tokens the simulated App issued so far (tests check expiry and use). */
+  installationTokens(): Array<{ installationId: number; expiresAt: string }>;
   /** Stops the server, ends long polls, abandons pending webhook deliveries. */
   close(): Promise<void>;
 }

@@ -27,11 +27,14 @@ export function registerWorkflowRoutes(app: FastifyInstance, ctx: SimContext): v
   });
 
   app.get('/repos/:owner/:repo/actions/runs', (request, reply) => {
-    const wanted = (request.query as Record<string, unknown> | undefined)?.status;
+    const query = (request.query as Record<string, unknown> | undefined) ?? {};
+    const wanted = query.status;
+    const branch = query.branch;
     // Newest first, as GitHub lists them; `status` matches a status or a conclusion.
     const all = ctx.state
       .runRecords()
       .filter((run) => inRepo(request, run))
+      .filter((run) => typeof branch !== 'string' || branch === '' || run.headBranch === branch)
       .filter((run) => {
         if (typeof wanted !== 'string' || wanted === '') return true;
         const { status, conclusion } = ctx.state.runStatus(run);

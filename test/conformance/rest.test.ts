@@ -172,8 +172,8 @@ test("the poller's and cleanup's requests conform: runs, run jobs, repository di
   assert.match((await client.getFileText('acme', 'app', '.github/workflows/ci.yml')).text ?? '', /runs-on/);
   assert.equal((await client.getFileText('acme', 'app', '.github/workflows/missing.yml')).text, null);
   await client.generateJitConfig({ kind: 'org', org: 'acme' }, { name: 'jp-conf-find-1', runnerGroupId: 1, labels: ['self-hosted'], workFolder: '_work' });
-  assert.equal((await client.findRunnerByName({ kind: 'org', org: 'acme' }, 'jp-conf-find-1'))?.name, 'jp-conf-find-1');
-  assert.equal(await client.findRunnerByName({ kind: 'org', org: 'acme' }, 'jp-conf-none'), null);
+  assert.equal((await client.getRunnerByName({ kind: 'org', org: 'acme' }, 'jp-conf-find-1'))?.name, 'jp-conf-find-1');
+  assert.equal(await client.getRunnerByName({ kind: 'org', org: 'acme' }, 'jp-conf-none'), null);
   const routes = new Set(exchanges.map((exchange) => `${exchange.method} ${exchange.route}`));
   for (const route of ['GET /orgs/{org}/repos', 'GET /repos/{owner}/{repo}/actions/workflows', 'GET /repos/{owner}/{repo}/contents/{path}', 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs']) {
     assert.ok(routes.has(route), `not exercised: ${route}`);

@@ -1,0 +1,12 @@
+/** The actions runner package: pinned version, SHA-256 verified cache, cheap per-runner roots, the launch contract. */
+export { downloadVerified, normalizeSha256, safeUrl, sha256File, type DownloadOptions, type DownloadResult } from './download.ts';
+export {
+  DEFAULT_RUNNER_VERSION, DEFAULT_URL_TEMPLATE, MIN_RUNNER_VERSION, compareVersions, defaultRunnerCacheDir, ensureRunnerPackage, extractArchive, hostRunnerArch,
+  resolveRunnerPackageSpec, type RunnerPackage, type RunnerPackageSpec,
+} from './runner-package.ts';
+export { COPIED_FILES, createRunnerRoot, type RunnerRootResult } from './runner-root.ts';
+export { RUNNER_EXIT, interpretRunnerExit, listenerCommand, listenerEnv, runListener, type RunListenerOptions, type RunnerExitMeaning } from './launch.ts';
+export {
+  readLocalRegistration, repairBaseRunner, svcShServiceManager,
+  type LocalRegistration, type RepairGitHub, type RepairOptions, type RepairReport, type RepairStep, type RepoTarget, type ServiceManager,
+} from './base-runner-repair.ts';
