@@ -1,1 +1,3 @@
 export * from './match.ts';
+export * from './policy.ts';
+export * from './decide-route.ts';
