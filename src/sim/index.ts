@@ -15,6 +15,7 @@ export type {
   SimJob,
   SimJobConclusion,
   SimJobStatus,
+  SimRunContext,
   SimRunner,
   SimScope,
   SimStats,

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID, createHash } from 'node:crypto';
 import { JitpoolError, labelsSatisfy, type Logger } from '../core/index.ts';
-import type { QueueJobSpec, RunnerChange, SimJob, SimJobConclusion, SimJobStatus, SimRunner, SimScope } from './types.ts';
+import type { QueueJobSpec, RunnerChange, SimJob, SimJobConclusion, SimJobStatus, SimRunContext, SimRunner, SimScope } from './types.ts';
 
 /** A runner registration as the simulator keeps it. */
 export interface RunnerRecord {
@@ -58,6 +58,8 @@ export interface RunRecord {
   createdAtMs: number;
   updatedAtMs: number;
   jobIds: number[];
+  /** What triggered the run (null: a push by the owner). */
+  context: SimRunContext | null;
 }
 
 /** What an acquire long poll answers. */
@@ -477,6 +479,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
       jobIds: [],
+      context: spec.run ?? null,
     };
     this.#runs.set(id, run);
     return run;
