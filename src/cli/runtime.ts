@@ -3,8 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { createApiServer } from '../api/index.ts';
 import { resolveSecret, readPrivateKey, type Config } from '../config/index.ts';
 import { Controller, type PoolRuntime } from '../controller/index.ts';
-import { systemClock, type Clock, type Logger } from '../core/index.ts';
+import { describeError, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { appInstallationToken, createGitHubClient, staticToken, type GitHubApi, type TokenProvider } from '../github/index.ts';
+import { Guard, RouteAuditor } from '../guard/index.ts';
 import { WebhookIntake } from '../intake/index.ts';
 import { createProvider, type Provider } from '../providers/index.ts';
 import { Store } from '../store/index.ts';
@@ -31,6 +32,10 @@ export interface Runtime {
   store: Store;
   github: GitHubApi;
   controller: Controller;
+  /** The routing guard (its periodic checks run only when `guard.enabled`). */
+  guard: Guard;
+  /** The route audit (null when `guard.routeAudit` is off). */
+  auditor: RouteAuditor | null;
   providers: ReadonlyMap<string, Provider>;
   server: FastifyInstance | null;
   /** Base URL of the HTTP server (null without one). */
@@ -102,6 +107,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     concurrency: config.controller.concurrency,
   });
 
+  const guard = new Guard({ store, github, config: config.guard, policy: config.routing, pools, controllerId: config.controllerId, logger, clock });
+  const auditor = config.guard.routeAudit
+    ? new RouteAuditor({
+        store, github, policy: config.routing, logger, repositories: config.guard.repositories,
+        onAudited: (audit) => void guard.onAudited(audit).catch((err: unknown) => logger.warn({ component: 'guard', err: describeError(err) }, 'canary step failed')),
+      })
+    : null;
+
   let server: FastifyInstance | null = null;
   let url: string | null = null;
   if (!options.noServer) {
@@ -112,6 +125,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           pools,
           logger,
           onChange: () => controller.kick('webhook'),
+          // Audit each run the first time one of its jobs is seen on a pool (cached per run).
+          onJobRecorded: auditor ? (job, previous) => { if (previous === null) void auditor.audit(job); } : undefined,
         })
       : undefined;
     server = await createApiServer({
@@ -125,6 +140,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     url = `http://${config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host}:${port}`;
   }
   if (!options.noLoop) controller.start();
+  if (!options.noLoop && config.guard.enabled) guard.start();
   logger.info({ component: 'runtime', pools: pools.map((p) => p.name), url }, 'jitpool started');
 
   return {
@@ -132,10 +148,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     store,
     github,
     controller,
+    guard,
+    auditor,
     providers,
     server,
     url,
     async stop(timeoutMs = 30_000) {
+      await guard.stop();
       await controller.stop(timeoutMs);
       await server?.close();
       for (const provider of new Set(providers.values())) await provider.close();
