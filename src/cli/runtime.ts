@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createApiServer } from '../api/index.ts';
 import { resolveSecret, readPrivateKey, type Config } from '../config/index.ts';
 import { Controller, type PoolRuntime } from '../controller/index.ts';
-import { describeError, systemClock, type Clock, type Logger } from '../core/index.ts';
+import { systemClock, type Clock, type Logger } from '../core/index.ts';
 import { appInstallationToken, createGitHubClient, staticToken, type GitHubApi, type TokenProvider } from '../github/index.ts';
 import { Guard, RouteAuditor } from '../guard/index.ts';
 import { WebhookIntake } from '../intake/index.ts';
@@ -111,7 +111,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const auditor = config.guard.routeAudit
     ? new RouteAuditor({
         store, github, policy: config.routing, logger, repositories: config.guard.repositories,
-        onAudited: (audit) => void guard.onAudited(audit).catch((err: unknown) => logger.warn({ component: 'guard', err: describeError(err) }, 'canary step failed')),
+        onAudited: (audit) => guard.onAudited(audit),
       })
     : null;
 

@@ -64,7 +64,7 @@ export async function startGuardWorld(options: { guard?: Record<string, unknown>
   const github = createGitHubClient({ baseUrl: sim.url, tokens: staticToken('ghp_guard_test_token'), logger, retries: 0 });
   const config = guardConfig(options.guard);
   const guard = new Guard({ store, github, config, policy: DEFAULT_ROUTING_POLICY, pools: [POOL], controllerId: CONTROLLER_ID, logger, clock });
-  const auditor = new RouteAuditor({ store, github, policy: DEFAULT_ROUTING_POLICY, logger, onAudited: (audit) => void guard.onAudited(audit) });
+  const auditor = new RouteAuditor({ store, github, policy: DEFAULT_ROUTING_POLICY, logger, onAudited: (audit) => guard.onAudited(audit) });
   sim.setVariable(OWNER, REPO, VARIABLE, 'true');
   let nextRunner = 1;
 

@@ -11,8 +11,8 @@ export interface RouteAuditorOptions {
   logger: Logger;
   /** Audit only these repositories (`owner/repo`, case-insensitive); every repository when empty. */
   repositories?: ReadonlyArray<{ owner: string; repo: string }>;
-  /** Called after each new audit (the canary counts trusted PRs from here). */
-  onAudited?: (audit: RouteAuditRecord) => void;
+  /** Called after each new audit (the canary counts trusted PRs from here); awaited, failures logged. */
+  onAudited?: (audit: RouteAuditRecord) => void | Promise<void>;
 }
 
 /**
@@ -91,7 +91,11 @@ export class RouteAuditor {
     } else {
       this.#log.debug({ runId: job.runId, rule: decision.rule }, 'route audited');
     }
-    this.#options.onAudited?.(audit);
+    try {
+      await this.#options.onAudited?.(audit);
+    } catch (err) {
+      this.#log.warn({ runId: job.runId, err: describeError(err) }, 'after-audit hook failed');
+    }
     return audit;
   }
 
