@@ -51,6 +51,19 @@ describe('the routing Action', () => {
     assert.ok('routing-variable' in action.inputs);
   });
 
+  it('the example workflow routes every build job through the route job, on pull_request, merge_group and push', () => {
+    const workflow = parseYaml(readFileSync(join(ROOT, 'examples/workflows/ci-routed.yml'), 'utf8')) as { on: Record<string, unknown>; jobs: Record<string, { 'runs-on': string; needs?: string; steps?: Array<{ uses?: string; with?: Record<string, string> }> }> };
+    assert.deepEqual(Object.keys(workflow.on).sort(), ['merge_group', 'pull_request', 'push']);
+    const { route, ...builds } = workflow.jobs;
+    assert.equal(route?.['runs-on'], 'ubuntu-latest');
+    assert.equal(route?.steps?.[0]?.with?.['routing-variable'], '${{ vars.CI_SELF_HOSTED_TRUSTED_ROUTING }}');
+    assert.ok(Object.keys(builds).length >= 3);
+    for (const [name, job] of Object.entries(builds)) {
+      assert.equal(job.needs, 'route', name);
+      assert.equal(job['runs-on'], '${{ fromJSON(needs.route.outputs.runs-on) }}', name);
+    }
+  });
+
   it('the committed bundle is up to date with the source', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'jp-action-build-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
