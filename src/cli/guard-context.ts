@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.ts';
-import { createLogger, isSafeOwner, isSafeRepo, JitpoolError } from '../core/index.ts';
+import { createLogger, describeError, isSafeOwner, isSafeRepo, JitpoolError } from '../core/index.ts';
 import { startRuntime, type Runtime } from './runtime.ts';
 
 /** Options every guard-family command takes. */
@@ -51,4 +51,16 @@ export async function withRuntime<T>(opts: RepoCommandOptions, fn: (runtime: Run
 export function output(opts: { json?: boolean }, value: unknown, lines: () => string[]): void {
   if (opts.json) process.stdout.write(`${JSON.stringify(value)}\n`);
   else for (const line of lines()) console.log(line);
+}
+
+/** Wraps a command action: a failure prints one clean line (code and message, no stack) on stderr and exits 1. */
+export function handled<A extends unknown[]>(action: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      process.stderr.write(`jitpool: ${describeError(err)}\n`);
+      process.exitCode = 1;
+    }
+  };
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { output, withRepoOptions, withRuntime, type RepoCommandOptions } from './guard-context.ts';
+import { handled, output, withRepoOptions, withRuntime, type RepoCommandOptions } from './guard-context.ts';
 
 /** Registers `jitpool guard` (one check, rolling back when a trigger holds) and `jitpool guard restore`. */
 export function registerGuardCommand(program: Command): void {
@@ -7,8 +7,10 @@ export function registerGuardCommand(program: Command): void {
     program
       .command('guard')
       .description('Evaluate the rollback triggers for a repository; when one holds, set the routing variable to false, record an incident and log it. Exit 0 healthy, 2 a trigger holds.')
-      .option('--dry-run', 'evaluate and report, change nothing'),
-  ).action(async (opts: RepoCommandOptions) => {
+      .option('--dry-run', 'evaluate and report, change nothing')
+      // Options after `restore` belong to `restore`, not to `guard`.
+      .enablePositionalOptions(),
+  ).action(handled(async (opts: RepoCommandOptions) => {
     const report = await withRuntime(opts, (runtime, { owner, repo }) => runtime.guard.check(owner, repo, { dryRun: opts.dryRun }));
     output(opts, report, () => [
       `${report.owner}/${report.repo}: ${report.variable.name}=${report.variable.value ?? '(unset)'}`,
@@ -18,15 +20,15 @@ export function registerGuardCommand(program: Command): void {
       `action: ${report.action}${report.incidentId ? ` (incident ${report.incidentId})` : ''}`,
     ]);
     process.exitCode = report.triggers.length > 0 ? 2 : 0;
-  });
+  }));
 
   withRepoOptions(
     guard
       .command('restore')
       .description('Set the routing variable back to true after an incident (starts a fresh evidence window).')
       .option('--dry-run', 'say what would change, change nothing'),
-  ).action(async (opts: RepoCommandOptions) => {
+  ).action(handled(async (opts: RepoCommandOptions) => {
     const result = await withRuntime(opts, (runtime, { owner, repo }) => runtime.guard.restore(owner, repo, { dryRun: opts.dryRun }));
     output(opts, result, () => [`${result.action}: ${result.variable}=true`]);
-  });
+  }));
 }

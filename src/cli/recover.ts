@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { recover } from '../guard/index.ts';
-import { withRepoOptions, withRuntime, type RepoCommandOptions } from './guard-context.ts';
+import { handled, withRepoOptions, withRuntime, type RepoCommandOptions } from './guard-context.ts';
 
 /** Registers `jitpool recover`. */
 export function registerRecoverCommand(program: Command): void {
@@ -9,7 +9,7 @@ export function registerRecoverCommand(program: Command): void {
       .command('recover')
       .description('Recover: routing off first, reconcile with GitHub, remove ghosts and stuck runners, check health, routing back on only when healthy. Exit 0 when healthy.')
       .option('--dry-run', 'show each step, change nothing'),
-  ).action(async (opts: RepoCommandOptions) => {
+  ).action(handled(async (opts: RepoCommandOptions) => {
     const result = await withRuntime(opts, (runtime, { owner, repo }) =>
       recover(
         {
@@ -24,5 +24,5 @@ export function registerRecoverCommand(program: Command): void {
     if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else console.log(result.isHealthy ? 'healthy' : `not healthy: ${result.problems.join('; ')}`);
     process.exitCode = result.isHealthy ? 0 : 1;
-  });
+  }));
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { JitpoolError } from '../core/index.ts';
+import { handled } from './guard-context.ts';
 import { decideRoute, inferEventName, parseRoutingPolicy, type RouteDecision } from '../routing/index.ts';
 
 /** Options of `jitpool route`. */
@@ -47,7 +48,7 @@ export function registerRouteCommand(program: Command): void {
     }, 'true')
     .option('--policy <file>', 'routing policy (YAML or JSON, the fields of docs/routing.md); default: seed 002')
     .addHelpText('after', '\nExample:\n  jitpool route --event "$GITHUB_EVENT_PATH" --event-name pull_request --variable true\n')
-    .action((opts: RouteCommandOptions) => {
+    .action(handled((opts: RouteCommandOptions) => {
       process.stdout.write(`${JSON.stringify(routeFromFiles(opts))}\n`);
-    });
+    }));
 }
