@@ -17,6 +17,10 @@ import { registerRunnerOnceCommand } from './runner-once.ts';
 import { registerRunnerRepairCommand } from './runner-repair.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerUpCommand } from './up.ts';
+import { registerCanaryCommand } from './canary.ts';
+import { registerGuardCommand } from './guard.ts';
+import { registerRecoverCommand } from './recover.ts';
+import { registerRouteCommand } from './route.ts';
 
 /** Every subcommand's registration, in one list so `--help` shows them all. */
 export function registerCommands(program: Command): void {
@@ -44,4 +48,8 @@ export function registerCommands(program: Command): void {
   registerAppCheckCommand(app);
   registerAppInstallationIdCommand(app);
   registerAppTokenCommand(app);
+  registerRouteCommand(program);
+  registerGuardCommand(program);
+  registerCanaryCommand(program);
+  registerRecoverCommand(program);
 }

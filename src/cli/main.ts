@@ -6,7 +6,9 @@ export function buildProgram(): Command {
   const program = new Command('jitpool')
     .description('Ephemeral, one-job GitHub Actions runners on compute you own.')
     .showHelpAfterError()
-    .configureHelp({ sortSubcommands: true });
+    .configureHelp({ sortSubcommands: true })
+    // Options belong to the command they follow (`guard restore -c FILE` sets restore's -c, not guard's).
+    .enablePositionalOptions();
   registerCommands(program);
   return program;
 }

@@ -5,6 +5,7 @@ import { resolveSecret, readPrivateKey, type Config } from '../config/index.ts';
 import { Controller, type PoolRuntime } from '../controller/index.ts';
 import { JitpoolError, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { appInstallationToken, createGitHubClient, staticToken, type GitHubApi, type TokenProvider } from '../github/index.ts';
+import { Guard, RouteAuditor } from '../guard/index.ts';
 import { Poller, WebhookIntake } from '../intake/index.ts';
 import { createProvider, type Provider } from '../providers/index.ts';
 import { Store } from '../store/index.ts';
@@ -38,6 +39,10 @@ export interface Runtime {
   controller: Controller;
   /** The poller backstop (null when polling is disabled). */
   poller: Poller | null;
+  /** The routing guard (its periodic checks run only when `guard.enabled`). */
+  guard: Guard;
+  /** The route audit (null when `guard.routeAudit` is off). */
+  auditor: RouteAuditor | null;
   providers: ReadonlyMap<string, Provider>;
   metrics: ApiMetrics;
   /** The server with the webhook receiver (the only one unless `api.admin` is set). */
@@ -135,6 +140,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         onChange: () => controller.kick('poll'),
       })
     : null;
+  const guard = new Guard({ store, github, config: config.guard, policy: config.routing, pools, controllerId: config.controllerId, logger, clock });
+  const auditor = config.guard.routeAudit
+    ? new RouteAuditor({
+        store, github, policy: config.routing, logger, repositories: config.guard.repositories,
+        onAudited: (audit) => guard.onAudited(audit),
+      })
+    : null;
 
   let server: FastifyInstance | null = null;
   let adminServer: FastifyInstance | null = null;
@@ -150,6 +162,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           logger,
           onChange: () => controller.kick('webhook'),
           onOutcome: (outcome, code) => metrics.observeWebhook(outcome, code),
+          // Audit each run the first time one of its jobs is seen on a pool (cached per run).
+          onJobRecorded: auditor ? (job, previous) => { if (previous === null) void auditor.audit(job); } : undefined,
         })
       : undefined;
     const context: ApiContext = {
@@ -181,6 +195,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (!options.noLoop) {
     controller.start();
     poller?.start();
+    if (config.guard.enabled) guard.start();
   }
   logger.info({ component: 'runtime', pools: pools.map((p) => p.name), url, adminUrl }, 'jitpool started');
 
@@ -190,6 +205,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     github,
     controller,
     poller,
+    guard,
+    auditor,
     providers,
     metrics,
     server,
@@ -198,6 +215,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     adminUrl,
     async stop(timeoutMs = 30_000) {
       await poller?.stop();
+      await guard.stop();
       await controller.stop(timeoutMs);
       await server?.close();
       if (adminServer !== server) await adminServer?.close();

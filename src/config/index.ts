@@ -1,6 +1,6 @@
 /** The public surface of `config/`: the schema, loading with env overrides, secrets, the JSON Schema. */
 export { configSchema } from './schema.ts';
-export type { Config, PoolConfig, PoolScope, ProviderConfig, SecretSource } from './schema.ts';
+export type { Config, GuardConfig, PoolConfig, PoolScope, ProviderConfig, SecretSource } from './schema.ts';
 export { checkConfig, deepFreeze, invalidConfigError, loadConfig, parseConfig, readConfigFile } from './load.ts';
 export type { ConfigCheckResult, LoadConfigOptions } from './load.ts';
 export { formatPath, formatProblem, formatProblems } from './problems.ts';

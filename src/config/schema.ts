@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isSafeControllerId, isSafeLabel, isSafeOwner, isSafePoolName, isSafeRepo } from '../core/index.ts';
 import { compareVersions, DEFAULT_RUNNER_VERSION, DEFAULT_URL_TEMPLATE, MIN_RUNNER_VERSION } from '../runner/index.ts';
+import { routingPolicySchema } from '../routing/policy.ts';
 
 /**
  * The one description of `jitpool.yaml`: validation, TypeScript types and the exported JSON
@@ -300,6 +301,50 @@ const controllerSchema = z
   })
   .strict();
 
+const guardThresholdsSchema = z
+  .object({
+    /** Roll back after this many consecutive trusted runs failed before their first step because a runner did not boot or register. @default 2 */
+    consecutiveBootFailures: z.number().int().positive().default(2),
+    /** Roll back when the p95 queue wait of the latest trusted runs exceeds this. @default 120 */
+    queueWaitP95Seconds: seconds.default(120),
+    /** How many of the latest trusted runs the p95 queue wait covers. @default 10 */
+    queueWaitWindowRuns: z.number().int().positive().max(1000).default(10),
+    /** Roll back when a pool's runner stays offline this long (counted from the last `jitpool recover`, if later). @default 600 */
+    offlineSeconds: seconds.default(600),
+    /** Roll back on any route mismatch (an untrusted run on a self-hosted pool). @default true */
+    routeMismatch: z.boolean().default(true),
+  })
+  .strict();
+
+const canarySchema = z
+  .object({
+    /** Roll out in stages: routing stays on while a stage's budget of trusted PRs lasts, then holds. @default false */
+    enabled: z.boolean().default(false),
+    /** Trusted PRs per stage before the last one (seed 001: 1, then 10, then 25; the stage after them is all PRs). @default [1, 10, 25] */
+    stages: z.array(z.number().int().positive()).min(1).max(10).default([1, 10, 25]),
+    /** Advance by itself at the end of a stage when no rollback trigger fired during it (else `jitpool canary advance`). @default false */
+    autoAdvance: z.boolean().default(false),
+  })
+  .strict();
+
+const guardSchema = z
+  .object({
+    /** Run the guard in the daemon: evaluate the rollback triggers periodically and set the routing variable to false when one holds. @default false */
+    enabled: z.boolean().default(false),
+    /** Repositories whose routing variable the guard controls. @example [{ owner: acme, repo: app }] */
+    repositories: z.array(z.object({ owner, repo }).strict()).default([]),
+    /** Time between checks. @default 60 */
+    intervalSeconds: seconds.default(60),
+    /** Audit each run that reaches a self-hosted pool against the routing policy (one cached API call per run, two for a PR). @default true */
+    routeAudit: z.boolean().default(true),
+    /** Rollback triggers (seed 001 §7). */
+    thresholds: guardThresholdsSchema.prefault({}),
+    /** Canary stages (seed 001 §6). */
+    canary: canarySchema.prefault({}),
+  })
+  .strict()
+  .refine((guard) => !guard.enabled || guard.repositories.length > 0, { message: 'guard.enabled needs at least one repository', path: ['repositories'] });
+
 /** The whole `jitpool.yaml`. */
 export const configSchema = z
   .object({
@@ -323,6 +368,10 @@ export const configSchema = z
       rateLimit: { max: 600, windowSeconds: 60 },
     }),
     controller: controllerSchema.default({ reconcileIntervalSeconds: 15, githubSyncIntervalSeconds: 60, concurrency: 8, ghostMinAgeSeconds: 600 }),
+    /** The trusted-routing policy the route audit and the guard judge with (the same rules as the Action). */
+    routing: routingPolicySchema.prefault({}),
+    /** The routing guard: automatic rollback on SLO triggers and canary stages. */
+    guard: guardSchema.prefault({}),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),
   })
   .strict()
@@ -342,5 +391,7 @@ export type PoolConfig = Config['pools'][number];
 export type PoolScope = PoolConfig['scope'];
 /** A pool's provider settings. */
 export type ProviderConfig = PoolConfig['provider'];
+/** The guard's validated configuration. */
+export type GuardConfig = Config['guard'];
 /** A secret source as written in the config. */
 export type SecretSource = z.infer<typeof secretSource>;

@@ -4,7 +4,8 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { JitpoolError, redact, registerSecret, type Logger } from '../core/index.ts';
 import type { TokenProvider } from './token-provider.ts';
-import type { ApiCallStats, Conditional, GitHubApi, GitHubJob, GitHubRun, GitHubRunner, GitHubScope, JitConfig, JitConfigRequest, RateLimitState, RegistrationToken, RepoRef } from './types.ts';
+import { toPullRequest, toWorkflowRun, type RawPullRequest, type RawWorkflowRun } from './run-shapes.ts';
+import type { ApiCallStats, Conditional, GitHubApi, GitHubJob, GitHubRun, GitHubRunner, GitHubScope, JitConfig, JitConfigRequest, RateLimitState, RegistrationToken, RepoRef, RepositoryVariable } from './types.ts';
 
 const JitOctokit = Octokit.plugin(retry, throttling);
 type JitOctokitInstance = InstanceType<typeof JitOctokit>;
@@ -257,6 +258,38 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
         for (const raw of (data as { jobs: RawJob[] }).jobs) if (raw.status === filter.status) jobs.push(toJob(raw));
       }
       return jobs;
+    },
+
+    async getVariable(owner, repo, name): Promise<RepositoryVariable | null> {
+      try {
+        const { data } = await octokit.request('GET /repos/{owner}/{repo}/actions/variables/{name}', { owner, repo, name });
+        const body = data as { name: string; value: string; updated_at?: string };
+        return { name: body.name, value: body.value, updatedAt: body.updated_at ?? null };
+      } catch (err) {
+        if ((err as { status?: number }).status === 404) return null;
+        throw toJitpoolError(err, `get variable ${name} of ${owner}/${repo}`);
+      }
+    },
+
+    async setVariable(owner, repo, name, value): Promise<'updated' | 'created'> {
+      try {
+        await octokit.request('PATCH /repos/{owner}/{repo}/actions/variables/{name}', { owner, repo, name, value });
+        return 'updated';
+      } catch (err) {
+        if ((err as { status?: number }).status !== 404) throw toJitpoolError(err, `update variable ${name} of ${owner}/${repo}`);
+      }
+      await call(() => octokit.request('POST /repos/{owner}/{repo}/actions/variables', { owner, repo, name, value }), `create variable ${name} of ${owner}/${repo}`);
+      return 'created';
+    },
+
+    async getWorkflowRun(owner, repo, runId) {
+      const { data } = await call(() => octokit.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', { owner, repo, run_id: runId }), `get workflow run ${runId}`);
+      return toWorkflowRun(data as RawWorkflowRun);
+    },
+
+    async getPullRequest(owner, repo, pullNumber) {
+      const { data } = await call(() => octokit.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { owner, repo, pull_number: pullNumber }), `get pull request #${pullNumber}`);
+      return toPullRequest(data as RawPullRequest);
     },
 
     stats: () => ({ total: counts.total, notModified: counts.notModified, byEndpoint: { ...counts.byEndpoint } }),

@@ -82,6 +82,53 @@ export interface RepoRef {
   repo: string;
 }
 
+/** A repository Actions variable (`vars.NAME` in workflows). */
+export interface RepositoryVariable {
+  name: string;
+  value: string;
+  updatedAt: string | null;
+}
+
+/** An account as a run or pull request names it. */
+export interface GitHubAccount {
+  login: string;
+  type: string;
+}
+
+/** A repository as a run or pull request names it. */
+export interface GitHubRepositoryRef {
+  id: number;
+  fullName: string;
+  fork: boolean;
+}
+
+/** A workflow run: the context that triggered it (for the route audit). */
+export interface GitHubWorkflowRun {
+  id: number;
+  /** The triggering event, e.g. `pull_request`, `merge_group`, `push`. */
+  event: string;
+  status: string | null;
+  conclusion: string | null;
+  actor: GitHubAccount | null;
+  triggeringActor: GitHubAccount | null;
+  repository: GitHubRepositoryRef;
+  /** Where the head commit lives (a fork for fork PRs); null when the repository was deleted. */
+  headRepository: GitHubRepositoryRef | null;
+  headBranch: string | null;
+  /** Pull requests of the run's head in this repository (GitHub leaves this empty for fork PRs). */
+  pullRequests: Array<{ number: number }>;
+  createdAt: string;
+}
+
+/** A pull request: the fields the routing policy reads. */
+export interface GitHubPullRequest {
+  number: number;
+  authorAssociation: string;
+  user: GitHubAccount | null;
+  head: GitHubRepositoryRef | null;
+  base: GitHubRepositoryRef;
+}
+
 /** API calls made so far, as counted by the client. */
 export interface ApiCallStats {
   /** Every request sent (retries included). */
@@ -125,6 +172,14 @@ export interface GitHubApi {
   getRunnerByName(scope: GitHubScope, name: string): Promise<GitHubRunner | null>;
   /** Jobs of a repository's workflow runs that have the given status, optionally on one branch. */
   listWorkflowJobs(owner: string, repo: string, filter: WorkflowJobFilter): Promise<GitHubJob[]>;
+  /** A repository variable, or null when it does not exist. */
+  getVariable(owner: string, repo: string, name: string): Promise<RepositoryVariable | null>;
+  /** Sets a repository variable: updates it (PATCH), or creates it (POST) when it does not exist. */
+  setVariable(owner: string, repo: string, name: string, value: string): Promise<'updated' | 'created'>;
+  /** One workflow run with its triggering context. */
+  getWorkflowRun(owner: string, repo: string, runId: number): Promise<GitHubWorkflowRun>;
+  /** One pull request. */
+  getPullRequest(owner: string, repo: string, pullNumber: number): Promise<GitHubPullRequest>;
   /** Calls made so far. */
   stats(): ApiCallStats;
   /** The last rate-limit figures seen, or null before the first call. */

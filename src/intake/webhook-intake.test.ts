@@ -111,4 +111,19 @@ describe('WebhookIntake', () => {
     assert.equal(store.getJob(42)?.state, 'completed');
     assert.equal(store.getJob(42)?.runnerName, 'jp-linux-abcd');
   });
+  it('reports each recorded job change to onJobRecorded (the route audit hook), not duplicates or stale events', async () => {
+    const store = Store.open(':memory:');
+    const recorded: Array<[number, string, string | null]> = [];
+    const intake = new WebhookIntake({
+      secret: SECRET, store, pools: POOLS, logger: silentLogger(), onChange: () => {},
+      onJobRecorded: (job, previous) => recorded.push([job.id, job.state, previous]),
+    });
+    const queued = await request(payload('queued'), { deliveryId: 'q' });
+    await intake.handle(queued);
+    await intake.handle(queued);
+    await intake.handle(await request(payload('completed'), { deliveryId: 'c' }));
+    await intake.handle(await request(payload('in_progress'), { deliveryId: 'i' }));
+    await intake.handle(await request(payload('queued', { labels: ['ubuntu-latest'], id: 43 }), { deliveryId: 'u' }));
+    assert.deepEqual(recorded, [[42, 'queued', null], [42, 'completed', 'queued']]);
+  });
 });

@@ -1,7 +1,7 @@
 import { verify } from '@octokit/webhooks-methods';
 import { registerSecret, type Logger } from '../core/index.ts';
 import { selectPool, type PoolMatchSpec } from '../routing/index.ts';
-import type { Store } from '../store/index.ts';
+import type { JobRecord, JobState, Store } from '../store/index.ts';
 import { parseWorkflowJob } from './workflow-job.ts';
 
 /** A webhook request reduced to what matters, whatever the HTTP framework. */
@@ -26,6 +26,8 @@ export interface WebhookIntakeOptions {
   logger: Logger;
   /** Called after a state change that may change demand (the controller's `kick`). */
   onChange: (pool: string | null) => void;
+  /** Called after a job's state was recorded (not for stale or duplicate events): the route audit hooks in here. */
+  onJobRecorded?: (job: JobRecord, previousState: JobState | null) => void;
   /** Counters hook (metrics). */
   onOutcome?: (outcome: 'accepted' | 'duplicate' | 'ignored' | 'rejected', code?: string) => void;
 }
@@ -86,7 +88,7 @@ export class WebhookIntake {
       if (!known && pool === null) return { kind: 'ignored' as const, pool };
       if (!store.recordDelivery(request.deliveryId!, request.event!, parsed.observation.state)) return { kind: 'duplicate' as const, pool };
       const result = store.observeJob(observation, pool, 'webhook');
-      return { kind: result.changed ? ('changed' as const) : ('stale' as const), pool };
+      return { kind: result.changed ? ('changed' as const) : ('stale' as const), pool, result };
     });
     if (outcome.kind === 'ignored') return this.#ignored('no pool serves these labels');
     if (outcome.kind === 'duplicate') {
@@ -94,7 +96,10 @@ export class WebhookIntake {
       return { status: 200, body: { ok: true, message: 'duplicate delivery' } };
     }
     this.#options.onOutcome?.('accepted');
-    if (outcome.kind === 'changed') this.#options.onChange(outcome.pool);
+    if (outcome.kind === 'changed') {
+      this.#options.onChange(outcome.pool);
+      this.#options.onJobRecorded?.(outcome.result.job, outcome.result.previousState);
+    }
     return { status: 202, body: { ok: true, message: outcome.kind === 'changed' ? 'recorded' : 'stale event ignored' } };
   }
 

@@ -23,6 +23,7 @@ export type {
   SimJobConclusion,
   SimJobStatus,
   SimAppOptions,
+  SimRunContext,
   SimRunner,
   SimScope,
   SimStats,

@@ -1,4 +1,4 @@
-import type { SimJob, SimJobConclusion, SimJobStatus, SimRunner, SimScope } from './types.ts';
+import type { SimJob, SimJobConclusion, SimJobStatus, SimRunContext, SimRunner, SimScope } from './types.ts';
 
 /** The simulator's internal records and scope rules, shared by the state and the routes. */
 
@@ -59,6 +59,8 @@ export interface RunRecord {
   headSha: string;
   /** The run's branch. */
   headBranch: string;
+  /** What triggered the run (null: a push by the owner). */
+  context: SimRunContext | null;
   createdAtMs: number;
   updatedAtMs: number;
   jobIds: number[];

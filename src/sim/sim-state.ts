@@ -393,6 +393,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
       jobIds: [],
+      context: spec.run ?? null,
     };
     this.#runs.set(id, run);
     return run;

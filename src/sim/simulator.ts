@@ -14,6 +14,8 @@ import { SimState } from './sim-state.ts';
 import type { QueueJobSpec, SimJob, Simulator, SimulatorOptions, SimStats, WebhookTarget } from './types.ts';
 import { WebhookSender } from './webhook-sender.ts';
 import { registerWorkflowRoutes } from './workflow-routes.ts';
+import { registerPullRoutes } from './run-context.ts';
+import { SimVariables, registerVariableRoutes } from './variables.ts';
 
 const DEFAULTS = {
   host: '127.0.0.1',
@@ -92,6 +94,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   registerRunnerProtocolRoutes(app, ctx);
   const workflowFiles = new WorkflowFiles();
   registerDiscoveryRoutes(app, ctx, workflowFiles);
+  const variables = new SimVariables();
+  registerVariableRoutes(app, ctx, variables);
+  registerPullRoutes(app, ctx);
 
   // Every job status change is a `workflow_job` webhook, delivered in order per job.
   state.on('job', (job) => {
@@ -134,6 +139,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     createRunnerGroup: (spec) => ({ ...state.groups.create(spec) }),
     setRunnerGroupRepositories: (id, repositories) => ({ ...state.groups.setRepositories(id, repositories) }),
     runnerGroups: () => state.groups.list(),
+    variable: (owner, repo, name) => variables.get(owner, repo, name)?.value,
+    setVariable: (owner, repo, name, value) => variables.set(owner, repo, name, value),
+    variableHistory: (owner, repo, name) => variables.history(owner, repo, name),
     jobs: () => state.jobRecords().map((job) => state.snapshotJob(job)),
     runners: () => state.runnerRecords().map((runner) => state.snapshotRunner(runner)),
     stats(): SimStats {

@@ -73,6 +73,18 @@ export interface SimAppOptions {
   tokenTtlMs?: number;
 }
 
+/** The context of the workflow run a job belongs to: what triggered it (for routing audits). */
+export interface SimRunContext {
+  /** The triggering event. @default 'push' */
+  event: string;
+  /** Who triggered the run. @default the repository owner, type User */
+  actor?: { login: string; type?: 'User' | 'Bot' };
+  /** The repository of the head commit when it is not the run's repository (a fork PR). */
+  headRepository?: { owner: string; repo: string };
+  /** The pull request of a `pull_request` run (GitHub lists it in `pull_requests` unless the head is a fork). */
+  pullRequest?: { number: number; authorAssociation: string; author?: { login: string; type?: 'User' | 'Bot' } };
+}
+
 /** What {@link Simulator.queueJob} takes. */
 export interface QueueJobSpec {
   owner: string;
@@ -93,6 +105,8 @@ export interface QueueJobSpec {
   conclusion?: 'success' | 'failure';
   /** Put the job in an existing workflow run (same repo) instead of a new one. */
   runId?: number;
+  /** The run's triggering context, for a new run. @default a push by the owner */
+  run?: SimRunContext;
   /** The fake runner crashes halfway through the job (no completion, no heartbeat). @default false */
   dieMidJob?: boolean;
 }
@@ -191,6 +205,12 @@ export interface Simulator {
   jobs(): SimJob[];
   /** Current runner registrations. */
   runners(): SimRunner[];
+  /** A repository variable's value (undefined when unset), as the variables API holds it. */
+  variable(owner: string, repo: string, name: string): string | undefined;
+  /** Sets a repository variable directly (test setup), as if an operator had. */
+  setVariable(owner: string, repo: string, name: string, value: string): void;
+  /** Every change of a repository variable, oldest first: the value and when (ISO). */
+  variableHistory(owner: string, repo: string, name: string): Array<{ value: string; at: string }>;
   /** API call, rate-limit and webhook counters. */
   stats(): SimStats;
   /** Listens to job state changes. */

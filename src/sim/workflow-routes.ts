@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { jobResource, runResource } from './github-shapes.ts';
+import { runContextFields } from './run-context.ts';
 import { idParam, paginate, sendCacheable, sendNotFound } from './http-helpers.ts';
 import type { SimContext } from './sim-context.ts';
 import type { RunRecord } from './sim-state.ts';
@@ -41,13 +42,13 @@ export function registerWorkflowRoutes(app: FastifyInstance, ctx: SimContext): v
         return status === wanted || conclusion === wanted;
       })
       .reverse();
-    const runs = paginate(request, reply, all, ctx.baseUrl()).map((run) => runResource(run, ctx.state, ctx.baseUrl()));
+    const runs = paginate(request, reply, all, ctx.baseUrl()).map((run) => ({ ...runResource(run, ctx.state, ctx.baseUrl()), ...runContextFields(run, ctx.baseUrl()) }));
     return sendCacheable(request, reply, { total_count: all.length, workflow_runs: runs });
   });
 
   app.get('/repos/:owner/:repo/actions/runs/:run_id', (request, reply) => {
     const run = runInPath(ctx, request);
-    return run ? sendCacheable(request, reply, runResource(run, ctx.state, ctx.baseUrl())) : sendNotFound(reply);
+    return run ? sendCacheable(request, reply, { ...runResource(run, ctx.state, ctx.baseUrl()), ...runContextFields(run, ctx.baseUrl()) }) : sendNotFound(reply);
   });
 
   app.get('/repos/:owner/:repo/actions/runs/:run_id/jobs', (request, reply) => {

@@ -93,6 +93,68 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 4,
+    name: 'routing guard: route audits, incidents, canary stages, guard marks, offline runners',
+    sql: `
+      CREATE TABLE route_audits (
+        run_id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        job_id INTEGER NOT NULL,
+        pool TEXT NOT NULL,
+        event TEXT NOT NULL,
+        actor TEXT,
+        pr_number INTEGER,
+        trusted INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        is_mismatch INTEGER NOT NULL,
+        audited_at_ms INTEGER NOT NULL
+      );
+      CREATE INDEX route_audits_repo ON route_audits (owner, repo, audited_at_ms);
+      CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        trigger_code TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        action TEXT NOT NULL
+      );
+      CREATE INDEX incidents_repo ON incidents (owner, repo, at_ms);
+      CREATE TABLE canary (
+        owner TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        stage INTEGER NOT NULL,
+        stage_used INTEGER NOT NULL,
+        is_holding INTEGER NOT NULL,
+        stage_started_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (owner, repo)
+      );
+      CREATE TABLE canary_prs (
+        owner TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        pr_key TEXT NOT NULL,
+        stage INTEGER NOT NULL,
+        counted_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (owner, repo, pr_key)
+      );
+      CREATE TABLE guard_marks (
+        key TEXT PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        value TEXT
+      );
+      CREATE TABLE runner_offline (
+        name TEXT PRIMARY KEY,
+        pool TEXT NOT NULL,
+        since_ms INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's `user_version`; returns the resulting version. */

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { JitpoolError, systemClock, type Clock } from '../core/index.ts';
 import { canTransitionJob, canTransitionRunner, type JobState, type RunnerState } from './lifecycle.ts';
+import { GuardRecords } from './guard-records.ts';
 import { migrate } from './migrations.ts';
 import type { JobRecord, PoolOverride, RunnerRecord, StateCount, TransitionRecord } from './types.ts';
 
@@ -47,10 +48,13 @@ export class Store {
   readonly #clock: Clock;
   readonly #listeners = new Set<TransitionListener>();
   readonly #statements = new Map<string, StatementSync>();
+  /** Route audits, incidents, canary stages and guard marks (same database). */
+  readonly guard: GuardRecords;
 
   private constructor(db: DatabaseSync, clock: Clock) {
     this.#db = db;
     this.#clock = clock;
+    this.guard = new GuardRecords(db, clock);
   }
 
   /** Opens (creating if needed) the database at `path` (`:memory:` for tests) and migrates it. */

@@ -1,0 +1,66 @@
+import pino from 'pino';
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadConfig, type Config } from '../config/index.ts';
+import { createLogger, describeError, isSafeOwner, isSafeRepo, JitpoolError } from '../core/index.ts';
+import { startRuntime, type Runtime } from './runtime.ts';
+
+/** Options every guard-family command takes. */
+export interface RepoCommandOptions {
+  config: string;
+  owner?: string;
+  repo?: string;
+  json?: boolean;
+  dryRun?: boolean;
+}
+
+/** Adds `-c/--config`, `--owner`, `--repo` and `--json` to a command. */
+export function withRepoOptions(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'configuration file', process.env.JITPOOL_CONFIG ?? 'jitpool.yaml')
+    .option('--owner <owner>', 'repository owner (default: the only entry of guard.repositories)', (v) => checked(v, isSafeOwner, '--owner'))
+    .option('--repo <repo>', 'repository name (default: the only entry of guard.repositories)', (v) => checked(v, isSafeRepo, '--repo'))
+    .option('--json', 'print one JSON object on stdout (logs go to stderr)');
+}
+
+function checked(value: string, test: (v: string) => boolean, flag: string): string {
+  if (!test(value)) throw new InvalidArgumentError(`${flag}: not a valid GitHub name: ${JSON.stringify(value.slice(0, 60))}`);
+  return value;
+}
+
+/** The repository a command acts on: the flags, or the single configured guard repository. */
+export function targetRepository(config: Config, opts: RepoCommandOptions): { owner: string; repo: string } {
+  if (opts.owner && opts.repo) return { owner: opts.owner, repo: opts.repo };
+  if (!opts.owner && !opts.repo && config.guard.repositories.length === 1) return config.guard.repositories[0]!;
+  throw new JitpoolError('JP_INPUT_INVALID', '--owner and --repo are required (or configure exactly one entry in guard.repositories)');
+}
+
+/** Starts a runtime without HTTP server and loop (store, GitHub client, controller, guard), runs `fn`, and stops it. */
+export async function withRuntime<T>(opts: RepoCommandOptions, fn: (runtime: Runtime, target: { owner: string; repo: string }) => Promise<T>): Promise<T> {
+  const config = loadConfig(opts.config);
+  const target = targetRepository(config, opts);
+  const logger = createLogger({ level: opts.json ? 'warn' : config.log.level === 'info' ? 'warn' : config.log.level, destination: pino.destination({ fd: 2, sync: true }) });
+  const runtime = await startRuntime({ config, logger, noServer: true, noLoop: true });
+  try {
+    return await fn(runtime, target);
+  } finally {
+    await runtime.stop(10_000);
+  }
+}
+
+/** Prints `value` as JSON, or each line of `lines()` for humans. */
+export function output(opts: { json?: boolean }, value: unknown, lines: () => string[]): void {
+  if (opts.json) process.stdout.write(`${JSON.stringify(value)}\n`);
+  else for (const line of lines()) console.log(line);
+}
+
+/** Wraps a command action: a failure prints one clean line (code and message, no stack) on stderr and exits 1. */
+export function handled<A extends unknown[]>(action: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      process.stderr.write(`jitpool: ${describeError(err)}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
