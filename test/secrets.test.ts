@@ -28,6 +28,8 @@ describe('secrets never leak', { timeout: 120_000 }, () => {
     const secret = `whsec_${randomBytes(18).toString('hex')}`;
     const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-secrets-'));
     const sim = await startSimulator({ offlineAfterMs: 3000 });
+    t.after(() => sim.close());
+    const apiToken = `adm_${randomBytes(18).toString('hex')}`;
     const lines: string[] = [];
     const sink = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
     // A plain logger without jitpool's redaction: the secrets must never be handed to a logger at all.
@@ -49,14 +51,13 @@ describe('secrets never leak', { timeout: 120_000 }, () => {
       webhook: { secret: { env: ['SEC_SECRET'] } },
       poll: { backstopIntervalSeconds: 1, repos: ['acme/app'] },
       store: { stateDir },
-      api: { host: '127.0.0.1', port: 0 },
+      api: { host: '127.0.0.1', port: 0, auth: { token: { env: ['SEC_API_TOKEN'] } } },
       controller: { reconcileIntervalSeconds: 1, githubSyncIntervalSeconds: 1 },
       pools: [{ name: 'linux', scope: { kind: 'org', org: 'acme' }, labels: ['self-hosted', 'linux'], max: 3, idleGraceSeconds: 0, provider: { kind: 'process', command: [process.execPath, FAKE_RUNNER_SCRIPT] } }],
     });
-    const runtime = await startRuntime({ config, logger, env: { SEC_TOKEN: token, SEC_SECRET: secret }, github });
+    const runtime = await startRuntime({ config, logger, env: { SEC_TOKEN: token, SEC_SECRET: secret, SEC_API_TOKEN: apiToken }, github });
     t.after(async () => {
       await runtime.stop(5000).catch(() => undefined);
-      await sim.close();
       rmSync(stateDir, { recursive: true, force: true });
     });
     sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
@@ -76,7 +77,8 @@ describe('secrets never leak', { timeout: 120_000 }, () => {
     // Some error paths too: a forged webhook, and a webhook signed with the wrong secret.
     await fetch(`${runtime.url}/webhook`, { method: 'POST', headers: { 'x-hub-signature-256': `sha256=${'0'.repeat(64)}`, 'x-github-event': 'workflow_job' }, body: '{}' });
     await sim.waitFor((s) => s.jobs().every((job) => job.status === 'completed'), 60_000);
-    const status = await (await fetch(`${runtime.url}/status`)).text();
+    const status = await (await fetch(`${runtime.url}/status`, { headers: { authorization: `Bearer ${apiToken}` } })).text();
+    const metrics = await (await fetch(`${runtime.url}/metrics`, { headers: { authorization: `Bearer ${apiToken}` } })).text();
     await runtime.controller.drain(20_000);
     clearInterval(watch);
     await runtime.stop(5000);
@@ -86,6 +88,7 @@ describe('secrets never leak', { timeout: 120_000 }, () => {
     const haystacks: Array<[string, string]> = [
       ['logs', lines.join('')],
       ['/status', status],
+      ['/metrics', metrics],
       ['runner argv', argvs.join('\n')],
       ...files(stateDir).filter((path) => !path.endsWith('.credentials') && !path.endsWith('.runner') && !path.endsWith('.credentials_rsaparams')).map((path) => [path, readFileSync(path, 'latin1')] as [string, string]),
     ];
@@ -93,6 +96,7 @@ describe('secrets never leak', { timeout: 120_000 }, () => {
     for (const [where, text] of haystacks) {
       assert.ok(!text.includes(token), `token found in ${where}`);
       assert.ok(!text.includes(secret), `webhook secret found in ${where}`);
+      assert.ok(!text.includes(apiToken), `admin token found in ${where}`);
       for (const jit of jitConfigs) assert.ok(!text.includes(jit) && !text.includes(jit.slice(0, 40)), `a JIT config found in ${where}`);
     }
   });

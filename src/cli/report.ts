@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
-import { computeSloReport, DEFAULT_SLO_THRESHOLDS, type JobSample, type LifecycleSample, type SloReport } from '../guard/index.ts';
+import { computeSloReport, DEFAULT_SLO_THRESHOLDS, routingCorrectness, type JobSample, type LifecycleSample, type SloReport } from '../guard/index.ts';
 import { Store } from '../store/index.ts';
 import { configOption, runCommand } from './command-context.ts';
 import { sqlitePathOf } from './runtime.ts';
@@ -27,8 +27,9 @@ export function collectSamples(store: Store, last: number): { lifecycles: Lifecy
 /** The human-readable report. */
 export function formatSloReport(report: SloReport, last: number): string {
   const lines = report.criteria.map((c) => {
-    const value = c.value === null ? 'no data' : c.name === 'lifecycleSuccessRate' ? `${(c.value * 100).toFixed(1)} %` : `${c.value} s`;
-    const threshold = c.name === 'lifecycleSuccessRate' ? `${(c.threshold * 100).toFixed(0)} %` : `${c.threshold} s`;
+    const isShare = c.name === 'lifecycleSuccessRate' || c.name === 'routingCorrectness';
+    const value = c.value === null ? 'no data' : isShare ? `${(c.value * 100).toFixed(1)} %` : `${c.value} s`;
+    const threshold = isShare ? `${(c.threshold * 100).toFixed(0)} %` : `${c.threshold} s`;
     return `${c.isMet ? '✓' : '✗'} ${c.name.padEnd(24)} ${value.padStart(10)}  (${c.comparison} ${threshold}, ${c.samples} samples)`;
   });
   return `${lines.join('\n')}\n${report.isMet ? 'criteria met' : 'criteria MISSED'} over the latest ${last}\n`;
@@ -38,7 +39,7 @@ export function formatSloReport(report: SloReport, last: number): string {
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description('Seed 001 §11 success criteria from the store: lifecycle success rate, p95 queue wait, p95 setup latency.')
+    .description('Seed 001 §11 success criteria from the store: lifecycle success rate, p95 queue wait, p95 setup latency, routing correctness (100 %).')
     .addOption(configOption())
     .option('--last <n>', 'latest runner lifecycles and jobs to evaluate', (v) => Number(v), 50)
     .option('--min-success-rate <ratio>', 'least lifecycle success rate', (v) => Number(v), DEFAULT_SLO_THRESHOLDS.minLifecycleSuccessRate)
@@ -62,10 +63,11 @@ Example:
         const store = Store.open(sqlitePathOf(config));
         try {
           const samples = collectSamples(store, Math.max(1, Math.floor(opts.last)));
+          const routing = routingCorrectness(store, Math.max(1, Math.floor(opts.last)));
           const report = computeSloReport(samples.lifecycles, samples.jobs, {
             minLifecycleSuccessRate: opts.minSuccessRate, maxQueueWaitP95Seconds: opts.maxQueueWait, maxSetupLatencyP95Seconds: opts.maxSetupLatency,
-          });
-          process.stdout.write(opts.json ? `${JSON.stringify({ last: opts.last, ...report })}\n` : formatSloReport(report, opts.last));
+          }, routing);
+          process.stdout.write(opts.json ? `${JSON.stringify({ last: opts.last, ...report, routing })}\n` : formatSloReport(report, opts.last));
           return report.isMet ? 0 : 1;
         } finally {
           store.close();

@@ -335,8 +335,12 @@ const guardSchema = z
     repositories: z.array(z.object({ owner, repo }).strict()).default([]),
     /** Time between checks. @default 60 */
     intervalSeconds: seconds.default(60),
-    /** Audit each run that reaches a self-hosted pool against the routing policy (one cached API call per run, two for a PR). @default true */
-    routeAudit: z.boolean().default(true),
+    /**
+     * Audit each run that reaches a self-hosted pool against the routing policy (one cached API
+     * call per run, two for a PR). Only meaningful with trusted routing in your workflows (the
+     * route Action), so it is off unless asked for. @default false
+     */
+    routeAudit: z.boolean().default(false),
     /** Rollback triggers (seed 001 §7). */
     thresholds: guardThresholdsSchema.prefault({}),
     /** Canary stages (seed 001 §6). */

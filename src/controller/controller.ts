@@ -182,10 +182,10 @@ export class Controller {
   }
 
   /** One reconcile now (for `jitpool reconcile --once`, tests and benchmarks). */
-  async reconcileOnce(options: { syncGitHub?: boolean; dryRun?: boolean } = {}): Promise<ReconcileResult> {
+  async reconcileOnce(options: { syncGitHub?: boolean; dryRun?: boolean; ghostMinAgeMs?: number } = {}): Promise<ReconcileResult> {
     const started = performance.now();
     const syncGitHub = options.syncGitHub ?? false;
-    const observed = await this.observe(syncGitHub);
+    const observed = { ...(await this.observe(syncGitHub)), ...(options.ghostMinAgeMs === undefined ? {} : { ghostMinAgeMs: options.ghostMinAgeMs }) };
     const actions = plan(observed);
     if (!options.dryRun) {
       const launched = this.#executor.dispatch(actions);

@@ -58,7 +58,8 @@ export async function recover(deps: RecoverDeps, owner: string, repo: string, op
 
   let first;
   try {
-    first = await deps.controller.reconcileOnce({ syncGitHub: true, dryRun: isDryRun });
+    // An operator asked for recovery: ghosts go now, without waiting out their minimum age.
+    first = await deps.controller.reconcileOnce({ syncGitHub: true, dryRun: isDryRun, ghostMinAgeMs: 0 });
     if (!isDryRun) await deps.controller.settle();
     report({ step: 'reconcile', ok: first.syncedWithGitHub, detail: `${isDryRun ? 'planned' : 'performed'} ${summarize(first.actions)}${first.syncedWithGitHub ? '' : ' (GitHub could not be listed)'}` });
   } catch (err) {
@@ -70,7 +71,7 @@ export async function recover(deps: RecoverDeps, owner: string, repo: string, op
     report({ step: 'repair', ok: true, detail: repairs.length === 0 ? 'nothing to repair' : `would ${describeRepairs(repairs)}` });
   } else {
     // A second pass finishes what the first one unblocked (a cleanup after a ghost went away).
-    const second = await deps.controller.reconcileOnce({ syncGitHub: true }).catch(() => null);
+    const second = await deps.controller.reconcileOnce({ syncGitHub: true, ghostMinAgeMs: 0 }).catch(() => null);
     await deps.controller.settle();
     const all = [...repairs, ...(second?.actions ?? []).filter((action) => REPAIRS.includes(action.kind))];
     report({ step: 'repair', ok: true, detail: all.length === 0 ? 'nothing to repair' : describeRepairs(all) });

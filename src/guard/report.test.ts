@@ -29,4 +29,11 @@ describe('computeSloReport', () => {
     assert.equal(report.isMet, true);
     assert.ok(report.criteria.every((c) => c.value === null));
   });
+
+  it('routing correctness must be 100 %: one untrusted run on a self-hosted pool misses it', () => {
+    assert.equal(computeSloReport([], [], undefined, { audited: 50, mismatches: 0 }).isMet, true);
+    const report = computeSloReport([], [], undefined, { audited: 50, mismatches: 1 });
+    assert.equal(report.isMet, false);
+    assert.deepEqual(report.criteria.filter((c) => !c.isMet).map((c) => [c.name, c.value]), [['routingCorrectness', 0.98]]);
+  });
 });

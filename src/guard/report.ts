@@ -30,7 +30,7 @@ export interface JobSample {
 
 /** One criterion: its figure, its threshold and whether it was met (`null` figure: no samples). */
 export interface SloCriterion {
-  name: 'lifecycleSuccessRate' | 'queueWaitP95Seconds' | 'setupLatencyP95Seconds';
+  name: 'lifecycleSuccessRate' | 'queueWaitP95Seconds' | 'setupLatencyP95Seconds' | 'routingCorrectness';
   value: number | null;
   threshold: number;
   comparison: '>=' | '<=';
@@ -49,7 +49,12 @@ export interface SloReport {
  * Seed 001 §11's success criteria over the latest samples. Pure. A criterion without samples
  * cannot be missed: it is reported with a null value.
  */
-export function computeSloReport(lifecycles: readonly LifecycleSample[], jobs: readonly JobSample[], thresholds: SloThresholds = DEFAULT_SLO_THRESHOLDS): SloReport {
+export function computeSloReport(
+  lifecycles: readonly LifecycleSample[],
+  jobs: readonly JobSample[],
+  thresholds: SloThresholds = DEFAULT_SLO_THRESHOLDS,
+  routing?: { audited: number; mismatches: number },
+): SloReport {
   const succeeded = lifecycles.filter((l) => !l.states.includes('failed') && !l.states.includes('lost')).length;
   const successRate = lifecycles.length === 0 ? null : round(succeeded / lifecycles.length, 4);
   const waits = jobs.map((j) => Math.max(0, j.startedAtMs - j.queuedAtMs) / 1000);
@@ -59,6 +64,11 @@ export function computeSloReport(lifecycles: readonly LifecycleSample[], jobs: r
     criterion('queueWaitP95Seconds', waits.length ? round(percentile(waits, 95), 1) : null, thresholds.maxQueueWaitP95Seconds, '<=', waits.length),
     criterion('setupLatencyP95Seconds', setups.length ? round(percentile(setups, 95), 1) : null, thresholds.maxSetupLatencyP95Seconds, '<=', setups.length),
   ];
+  if (routing) {
+    // Seed 001 §11: routing correctness must be 100 % (no untrusted run on a self-hosted pool).
+    const share = routing.audited === 0 ? null : round((routing.audited - routing.mismatches) / routing.audited, 4);
+    criteria.push(criterion('routingCorrectness', share, 1, '>=', routing.audited));
+  }
   return { criteria, isMet: criteria.every((c) => c.isMet) };
 }
 

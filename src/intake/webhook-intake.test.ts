@@ -118,12 +118,12 @@ describe('WebhookIntake', () => {
       secret: SECRET, store, pools: POOLS, logger: silentLogger(), onChange: () => {},
       onJobRecorded: (job, previous) => recorded.push([job.id, job.state, previous]),
     });
-    const queued = await request(payload('queued'), { deliveryId: 'q' });
+    const queued = await request(payload('queued'), { deliveryId: randomUUID() });
     await intake.handle(queued);
     await intake.handle(queued);
-    await intake.handle(await request(payload('completed'), { deliveryId: 'c' }));
-    await intake.handle(await request(payload('in_progress'), { deliveryId: 'i' }));
-    await intake.handle(await request(payload('queued', { labels: ['ubuntu-latest'], id: 43 }), { deliveryId: 'u' }));
+    await intake.handle(await request(payload('completed'), { deliveryId: randomUUID() }));
+    await intake.handle(await request(payload('in_progress'), { deliveryId: randomUUID() }));
+    await intake.handle(await request(payload('queued', { labels: ['ubuntu-latest'], id: 43 }), { deliveryId: randomUUID() }));
     assert.deepEqual(recorded, [[42, 'queued', null], [42, 'completed', 'queued']]);
   });
 });
