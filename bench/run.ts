@@ -4,6 +4,8 @@ import { round } from '../src/core/index.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { benchColdWarm, benchIdle, benchOverhead, benchQueueWait } from './scenarios.ts';
+import { benchRunnerRoot } from './runner-root.ts';
+import { benchStatusLatency } from './status-latency.ts';
 
 const run = promisify(execFile);
 
@@ -37,6 +39,10 @@ async function main(): Promise<void> {
   for (const size of quick ? [10, 100, 1000] : [10, 100, 1000, 5000]) scale.push(await inChild('scale', size));
   log('sustained load');
   const sustained = await inChild<Record<string, unknown>>('sustained', 10_000, quick ? 50 : 500, quick ? 10 : 120);
+  log('GET /status with 1,000 runners tracked');
+  const statusLatency = await benchStatusLatency();
+  log('runner root: hard-linked tree vs full copy');
+  const runnerRoot = await benchRunnerRoot();
   log('docker launch vs bare docker run');
   const docker = await benchDockerIfPresent(quick);
 
@@ -63,6 +69,8 @@ async function main(): Promise<void> {
     idle,
     scale,
     sustained,
+    statusLatency,
+    runnerRoot,
     docker,
   };
   if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
@@ -95,6 +103,8 @@ function printTable(result: Record<string, unknown> & { [key: string]: never } |
     ['counted API calls per hour, idle', String(result.idle.countedCallsPerHour), '0'],
     ...result.scale.map((s: { runners: number; reconcileMs: number; rssMb: number }) => [`reconcile @ ${s.runners} runners`, `${s.reconcileMs} ms, RSS ${s.rssMb} MB`, 'linear or better'] as [string, string, string]),
     ['sustained RSS / CPU', `${result.sustained.rssMb} MB / ${result.sustained.cpuSharePercent} % (${result.sustained.maxBusySeen} busy at peak)`, 'RSS < 150 MB'],
+    ['GET /status @ 1,000 runners', `median ${result.statusLatency.medianMs} ms, p95 ${result.statusLatency.p95Ms} ms`, ''],
+    ['runner root: hard links / copy', `${result.runnerRoot.hardlinkMs} ms / ${result.runnerRoot.copyMs} ms (${result.runnerRoot.ratio}×)`, ''],
     ['docker launch / bare docker run', result.docker.ratio === null ? `n/a (${result.docker.reason})` : `${result.docker.ratio}×`, '≤ 1.2×'],
   ];
   const width = Math.max(...rows.map((r) => r[0].length));

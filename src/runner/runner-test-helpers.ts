@@ -101,8 +101,9 @@ export async function servePackage(bytes: Buffer, mode: ServeMode = 'ok'): Promi
     response.writeHead(match ? 206 : 200, headers);
     if (current === 'interrupt-always' || ((current === 'interrupt-once' || current === 'interrupt-once-no-range') && interrupted === 0)) {
       interrupted += 1;
-      // Send part of the body, then cut the connection mid-transfer.
-      response.write(bytes.subarray(start, start + Math.max(1, Math.floor((bytes.length - start) / 3))), () => response.destroy());
+      // Send part of the body, then cut the connection mid-transfer. The cut waits a moment so the
+      // client has read what was sent (an immediate reset can discard it from its receive buffer).
+      response.write(bytes.subarray(start, start + Math.max(1, Math.floor((bytes.length - start) / 3))), () => setTimeout(() => response.destroy(), 200));
       return;
     }
     response.end(bytes.subarray(start));

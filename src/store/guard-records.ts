@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Clock } from '../core/index.ts';
 import type { JobRecord } from './types.ts';
+import { toJob, type Row } from './rows.ts';
 
 /** One route audit: the triggering run's context judged by the routing policy. */
 export interface RouteAuditRecord {
@@ -47,7 +48,6 @@ export interface CanaryRecord {
   updatedAtMs: number;
 }
 
-type Row = Record<string, string | number | null>;
 
 /**
  * The guard's persistent memory, in the same SQLite file as the rest: route audits,
@@ -105,7 +105,7 @@ export class GuardRecords {
     ).all(owner, repo, sinceMs, runs) as Array<{ run_id: number }>;
     return runRows.map(({ run_id: runId }) => ({
       runId,
-      jobs: (this.#stmt('SELECT * FROM jobs WHERE run_id = ? AND pool IS NOT NULL ORDER BY queued_at_ms, id').all(runId) as Row[]).map(rowToJob),
+      jobs: (this.#stmt('SELECT * FROM jobs WHERE run_id = ? AND pool IS NOT NULL ORDER BY queued_at_ms, id').all(runId) as Row[]).map(toJob),
     }));
   }
 
@@ -236,21 +236,3 @@ function toAudit(row: Row): RouteAuditRecord {
   };
 }
 
-function rowToJob(row: Row): JobRecord {
-  return {
-    id: Number(row.id),
-    runId: Number(row.run_id),
-    owner: String(row.owner),
-    repo: String(row.repo),
-    name: String(row.name),
-    labels: JSON.parse(String(row.labels)) as string[],
-    state: row.state as JobRecord['state'],
-    conclusion: row.conclusion === null ? null : String(row.conclusion),
-    pool: row.pool === null ? null : String(row.pool),
-    runnerName: row.runner_name === null ? null : String(row.runner_name),
-    queuedAtMs: Number(row.queued_at_ms),
-    startedAtMs: row.started_at_ms === null ? null : Number(row.started_at_ms),
-    completedAtMs: row.completed_at_ms === null ? null : Number(row.completed_at_ms),
-    updatedAtMs: Number(row.updated_at_ms),
-  };
-}

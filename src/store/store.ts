@@ -6,6 +6,7 @@ import { canTransitionJob, canTransitionRunner, type JobState, type RunnerState 
 import { GuardRecords } from './guard-records.ts';
 import { migrate } from './migrations.ts';
 import type { JobRecord, PoolOverride, RunnerRecord, StateCount, TransitionRecord } from './types.ts';
+import { toJob, toRunner, toStateCount, toTransition, type Row } from './rows.ts';
 
 /** Fields of a runner the controller may change besides its state. */
 export type RunnerPatch = Partial<Pick<RunnerRecord, 'githubRunnerId' | 'computeId' | 'jobId' | 'exitCode' | 'lastError' | 'outputTail'>> & {
@@ -36,7 +37,6 @@ export interface JobObservationResult {
   previousState: JobState | null;
 }
 
-type Row = Record<string, string | number | null>;
 type TransitionListener = (transition: TransitionRecord) => void;
 
 /**
@@ -374,57 +374,3 @@ function buildWhere(filters: Record<string, readonly string[] | undefined>): { w
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
-function toRunner(row: Row): RunnerRecord {
-  return {
-    id: String(row.id),
-    name: String(row.name),
-    pool: String(row.pool),
-    state: row.state as RunnerState,
-    labels: JSON.parse(String(row.labels)) as string[],
-    githubRunnerId: row.github_runner_id === null ? null : Number(row.github_runner_id),
-    computeId: row.compute_id === null ? null : String(row.compute_id),
-    jobId: row.job_id === null ? null : Number(row.job_id),
-    createdAtMs: Number(row.created_at_ms),
-    updatedAtMs: Number(row.updated_at_ms),
-    stateSinceMs: Number(row.state_since_ms),
-    exitCode: row.exit_code === null ? null : Number(row.exit_code),
-    lastError: row.last_error === null ? null : String(row.last_error),
-    outputTail: row.output_tail === null ? null : String(row.output_tail),
-  };
-}
-
-function toJob(row: Row): JobRecord {
-  return {
-    id: Number(row.id),
-    runId: Number(row.run_id),
-    owner: String(row.owner),
-    repo: String(row.repo),
-    name: String(row.name),
-    labels: JSON.parse(String(row.labels)) as string[],
-    state: row.state as JobState,
-    conclusion: row.conclusion === null ? null : String(row.conclusion),
-    pool: row.pool === null ? null : String(row.pool),
-    runnerName: row.runner_name === null ? null : String(row.runner_name),
-    queuedAtMs: Number(row.queued_at_ms),
-    startedAtMs: row.started_at_ms === null ? null : Number(row.started_at_ms),
-    completedAtMs: row.completed_at_ms === null ? null : Number(row.completed_at_ms),
-    updatedAtMs: Number(row.updated_at_ms),
-  };
-}
-
-function toStateCount(row: Row): StateCount {
-  return { pool: row.pool === null ? null : String(row.pool), state: String(row.state), count: Number(row.n) };
-}
-
-function toTransition(row: Row): TransitionRecord {
-  return {
-    seq: Number(row.seq),
-    atMs: Number(row.at_ms),
-    entity: row.entity as TransitionRecord['entity'],
-    entityId: String(row.entity_id),
-    fromState: row.from_state === null ? null : String(row.from_state),
-    toState: String(row.to_state),
-    actor: String(row.actor),
-    reason: row.reason === null ? null : String(row.reason),
-  };
-}
