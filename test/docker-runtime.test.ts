@@ -26,6 +26,7 @@ async function startStack(t: TestContext, options: { image?: string; minIdle?: n
   const controllerId = `rt-${shortId(3)}`;
   const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-docker-rt-'));
   const sim = await startSimulator({ host: probe.bridgeGateway, offlineAfterMs: 3000, acquirePollMs: 2000 });
+  t.after(() => sim.close());
   const secret = randomBytes(16).toString('hex');
   const config = configSchema.parse({
     controllerId,
@@ -46,12 +47,11 @@ async function startStack(t: TestContext, options: { image?: string; minIdle?: n
       },
     ],
   });
-  const runtime = await startRuntime({ config, logger: silentLogger(), env: { JITPOOL_GITHUB_TOKEN: 'ghp_docker_rt', JITPOOL_WEBHOOK_SECRET: secret }, noLoop: options.noLoop });
+  const runtime = await startRuntime({ config, logger: silentLogger(), env: { JITPOOL_GITHUB_TOKEN: 'ghp_docker_rt', JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: 'docker-runtime-admin-token' }, noLoop: options.noLoop });
   sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
   t.after(async () => {
     await runtime.controller.drain(20_000).catch(() => 0);
     await runtime.stop(10_000);
-    await sim.close();
     await removeControllerResources(probe.docker, controllerId);
     rmSync(stateDir, { recursive: true, force: true });
   });

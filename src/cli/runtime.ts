@@ -153,43 +153,52 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   let url: string | null = null;
   let adminUrl: string | null = null;
   if (!options.noServer) {
-    const auth = apiAuthOf(config, env, options.demoNoAuthOnLoopback === true);
-    const intake = config.webhook.enabled
-      ? new WebhookIntake({
-          secret: resolveSecret(config.webhook.secret, 'webhook secret (webhook.secret)', env),
-          store,
-          pools,
+    try {
+      const auth = apiAuthOf(config, env, options.demoNoAuthOnLoopback === true);
+      const intake = config.webhook.enabled
+        ? new WebhookIntake({
+            secret: resolveSecret(config.webhook.secret, 'webhook secret (webhook.secret)', env),
+            store,
+            pools,
+            logger,
+            onChange: () => controller.kick('webhook'),
+            onOutcome: (outcome, code) => metrics.observeWebhook(outcome, code),
+            // Audit each run the first time one of its jobs is seen on a pool (cached per run).
+            onJobRecorded: auditor ? (job, previous) => { if (previous === null) void auditor.audit(job); } : undefined,
+          })
+        : undefined;
+      const context: ApiContext = {
+        store, controller, github, metrics, logger, clock,
+        controllerId: config.controllerId,
+        reconcileIntervalSeconds: config.controller.reconcileIntervalSeconds,
+      };
+      const build = (surface: ApiSurface) =>
+        createApiServer({
           logger,
-          onChange: () => controller.kick('webhook'),
-          onOutcome: (outcome, code) => metrics.observeWebhook(outcome, code),
-          // Audit each run the first time one of its jobs is seen on a pool (cached per run).
-          onJobRecorded: auditor ? (job, previous) => { if (previous === null) void auditor.audit(job); } : undefined,
-        })
-      : undefined;
-    const context: ApiContext = {
-      store, controller, github, metrics, logger, clock,
-      controllerId: config.controllerId,
-      reconcileIntervalSeconds: config.controller.reconcileIntervalSeconds,
-    };
-    const build = (surface: ApiSurface) =>
-      createApiServer({
-        logger,
-        context,
-        auth,
-        surface,
-        webhook: intake ? { intake, path: config.webhook.path, maxBodyBytes: config.webhook.maxBodyBytes } : undefined,
-        corsOrigins: config.api.corsOrigins,
-        rateLimit: config.api.rateLimit,
-      });
-    const admin = config.api.admin;
-    server = await build(admin ? 'public' : 'all');
-    url = await listen(server, config.api.host, config.api.port);
-    if (admin) {
-      adminServer = await build('admin');
-      adminUrl = await listen(adminServer, admin.host, admin.port);
-    } else {
-      adminServer = server;
-      adminUrl = url;
+          context,
+          auth,
+          surface,
+          webhook: intake ? { intake, path: config.webhook.path, maxBodyBytes: config.webhook.maxBodyBytes } : undefined,
+          corsOrigins: config.api.corsOrigins,
+          rateLimit: config.api.rateLimit,
+        });
+      const admin = config.api.admin;
+      server = await build(admin ? 'public' : 'all');
+      url = await listen(server, config.api.host, config.api.port);
+      if (admin) {
+        adminServer = await build('admin');
+        adminUrl = await listen(adminServer, admin.host, admin.port);
+      } else {
+        adminServer = server;
+        adminUrl = url;
+      }
+    } catch (err) {
+      // A start that fails half-way (a missing secret, a port in use) leaves nothing open behind it.
+      await server?.close();
+      if (adminServer !== server) await adminServer?.close();
+      metrics.close();
+      store.close();
+      throw err;
     }
   }
   if (!options.noLoop) {
