@@ -233,6 +233,8 @@ export class Executor {
         }
         return;
       }
+      case 'adopt':
+        return this.#adopt(action.runnerId, action.computeId);
       case 'refreshJob': {
         const job = await this.#options.github.getJob(action.owner, action.repo, action.jobId);
         const current = store.getJob(action.jobId);
@@ -254,6 +256,21 @@ export class Executor {
         return;
       }
     }
+  }
+
+  /**
+   * Takes back a runner whose launch was interrupted after its compute existed: its registration
+   * is found by name (the name was persisted before the JIT request) and its state follows what
+   * GitHub reports, so a runner that already took a job is left to finish it.
+   */
+  async #adopt(runnerId: string, computeId: string): Promise<void> {
+    const { store, github } = this.#options;
+    const runner = store.getRunner(runnerId);
+    const pool = this.#options.pools.get(runner.pool);
+    if (runner.state !== 'requested' || !pool) return;
+    const registration = await github.getRunnerByName(pool.scope, runner.name);
+    store.updateRunner(runnerId, { state: 'provisioning', computeId, githubRunnerId: registration?.id ?? null }, ACTOR, 'adopted after an interrupted launch');
+    if (registration?.busy) store.updateRunner(runnerId, { state: 'busy' }, ACTOR, 'GitHub reports it busy');
   }
 
   /** Idle scale-down, deregistration first (truth 2): GitHub refuses while the runner runs a job. */
@@ -308,12 +325,17 @@ export class Executor {
       await pool.provider.delete(computeId);
     }
     // A finished ephemeral runner was deregistered by GitHub with its job: no call needed. Others may
-    // still hold a registration; delete it (404 is fine). A busy refusal is left to the ghost sweep.
+    // still hold a registration; delete it (404 is fine). GitHub refuses while it still believes the
+    // runner busy (its compute is gone, GitHub has not noticed yet): the runner stays counted against
+    // the pool's max and the cleanup is retried with backoff until GitHub lets the registration go.
     if (runner.githubRunnerId !== null && runner.state !== 'finished' && pool) {
       try {
         await github.deleteRunner(pool.scope, runner.githubRunnerId);
       } catch (err) {
-        if (!isJitpoolError(err, 'JP_GITHUB_RUNNER_BUSY')) throw err;
+        if (isJitpoolError(err, 'JP_GITHUB_RUNNER_BUSY')) {
+          throw new JitpoolError('JP_GITHUB_RUNNER_BUSY', `${runner.name}: compute removed, GitHub still lists it busy; retrying the deregistration`, { retryable: true });
+        }
+        throw err;
       }
     }
     store.updateRunner(runner.id, { state: 'removed' }, ACTOR, 'cleaned up');

@@ -145,6 +145,14 @@ describe('plan', () => {
       expect: ['cleanup'],
     },
     {
+      name: 'a launch interrupted after its compute existed is adopted, not killed (the runner may be busy)',
+      input: () => {
+        const r = runner('requested', { githubRunnerId: null, computeId: null });
+        return observed({ runners: [r], compute: [computeFor(r)] });
+      },
+      expect: ['adopt'],
+    },
+    {
       name: 'an interrupted scale-down resumes',
       input: () => observed({ runners: [runner('stopping')] }),
       expect: ['scaleDown'],

@@ -69,7 +69,8 @@ export type Action =
   | { kind: 'cleanup'; runnerId: string; toState: 'finished' | 'failed' | 'lost'; reason: string; exitCode: number | null; force: boolean }
   | { kind: 'removeOrphanCompute'; pool: string; computeId: string; runnerId: string; reason: string }
   | { kind: 'removeGhost'; pool: string; githubRunnerId: number; name: string; reason: string }
-  | { kind: 'refreshJob'; jobId: number; owner: string; repo: string };
+  | { kind: 'refreshJob'; jobId: number; owner: string; repo: string }
+  | { kind: 'adopt'; runnerId: string; computeId: string; reason: string };
 
 /** States that hold (or are about to hold) a registration and compute, counted against `max`. */
 const OCCUPYING: readonly RunnerState[] = ['requested', 'provisioning', 'idle', 'busy', 'stopping', 'failed', 'lost'];
@@ -115,7 +116,12 @@ function planRunner(
   });
   switch (runner.state) {
     case 'requested':
-      // Not in flight, so the launch that created it died (a crash between decision and side effect).
+      // Not in flight, so the launch that created it died (a crash between decision and side
+      // effect). If its compute was created before the crash, the runner may be online, even busy
+      // with a job by now: adopt it rather than kill it (truth 2). Without compute, undo the rest.
+      if (observed.compute === null) return null;
+      if (compute && compute.state !== 'exited') return { kind: 'adopt', runnerId: runner.id, computeId: compute.computeId, reason: 'launch interrupted after its compute was created' };
+      if (compute) return cleanup('failed', `launch interrupted; its runner exited with code ${compute.exitCode ?? 'unknown'}`);
       return cleanup('failed', 'launch interrupted before the runner was provisioned');
     case 'finished':
     case 'failed':
