@@ -266,7 +266,7 @@ export class Controller {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       this.kick('drain');
-      await this.settle();
+      await this.settle(Math.max(1, deadline - performance.now()));
       if (this.#stopped) return -1;
       const alive = this.#options.store.listLiveRunners().length;
       if (alive === 0 || performance.now() > deadline) return alive;
@@ -274,11 +274,19 @@ export class Controller {
     }
   }
 
-  /** Resolves when dispatched actions have settled and no reconcile is running. */
-  async settle(): Promise<void> {
-    for (let i = 0; i < 100; i += 1) {
-      await this.#running;
-      await this.#executor.onIdle();
+  /** Resolves when dispatched actions have settled and no reconcile is running, or after `timeoutMs`. */
+  async settle(timeoutMs = 60_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (let i = 0; i < 100 && performance.now() < deadline; i += 1) {
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
+      });
+      await Promise.race([(async () => {
+        await this.#running;
+        await this.#executor.onIdle();
+      })(), expired]);
+      clearTimeout(timer);
       if (!this.#running && this.#executor.inFlight.size === 0) return;
     }
   }

@@ -25,6 +25,21 @@ export interface ExecutorOptions {
   concurrency?: number;
   /** Called when an action changed something worth another look (a launch failed, a job refreshed). */
   onSettled?: () => void;
+  /**
+   * Longest one action may take before it counts as failed and is retried with backoff (a hung
+   * engine or API call must not hold a slot, or a shutdown, forever). @default 180000
+   */
+  actionTimeoutMs?: number;
+}
+
+/** Rejects with a retryable `JP_PROVIDER_TIMEOUT` when `promise` has not settled within `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new JitpoolError('JP_PROVIDER_TIMEOUT', `action ${what} took longer than ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const ACTOR = 'controller';
@@ -123,7 +138,7 @@ export class Executor {
   #run(key: string, task: () => Promise<void>): void {
     this.#inFlight.add(key);
     void this.#limiter
-      .run(task)
+      .run(() => withTimeout(task(), this.#options.actionTimeoutMs ?? 180_000, key))
       .then(
         () => {
           this.#retryAt.delete(key);
