@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerCommands } from './commands.ts';
 
@@ -5,6 +6,7 @@ import { registerCommands } from './commands.ts';
 export function buildProgram(): Command {
   const program = new Command('jitpool')
     .description('Ephemeral, one-job GitHub Actions runners on compute you own.')
+    .version((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version)
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true })
     // Options belong to the command they follow (`guard restore -c FILE` sets restore's -c, not guard's).
