@@ -84,6 +84,8 @@ ${LABEL_SETS.map((labels, i) => `  job${i}:\n    runs-on: [${labels.join(', ')}]
 /** What {@link demoConfig} varies. */
 export interface DemoConfigOptions {
   pollOnly?: boolean;
+  /** Backstop poll interval in webhook mode. @default 60 */
+  backstopIntervalSeconds?: number;
   pollIntervalSeconds?: number;
   apiPort?: number;
   /** @default 'process' */
@@ -111,7 +113,8 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
     controllerId: options.controllerId ?? 'demo',
     github: { apiUrl, auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN'] } }, writeConcurrency: 8 },
     webhook: { enabled: !options.pollOnly, secret: { env: ['JITPOOL_WEBHOOK_SECRET'] } },
-    poll: { intervalSeconds: options.pollIntervalSeconds ?? 10, backstopIntervalSeconds: 10 },
+    // The backstop polls at the production default (60 s) unless the demo loses webhooks on purpose.
+    poll: { intervalSeconds: options.pollIntervalSeconds ?? 10, backstopIntervalSeconds: options.backstopIntervalSeconds ?? 60 },
     store: { stateDir },
     api: { host: '127.0.0.1', port: options.apiPort ?? 0 },
     controller: { reconcileIntervalSeconds: 2, githubSyncIntervalSeconds: 10, concurrency: 16 },
@@ -157,7 +160,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const apiToken = randomBytes(24).toString('hex');
   const serve = options.serve;
   const runtime = await startRuntime({
-    config: demoConfig(sim.url, stateDir, { ...options, apiPort: serve?.port ?? 0, provider: providerKind, controllerId }),
+    config: demoConfig(sim.url, stateDir, {
+      ...options,
+      backstopIntervalSeconds: options.dropWebhooks || options.faults ? 10 : 60,
+      apiPort: serve?.port ?? 0,
+      provider: providerKind,
+      controllerId,
+    }),
     logger,
     env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: apiToken },
     demoNoAuthOnLoopback: serve?.noAuth === true,
