@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { Octokit } from '@octokit/rest';
-import { JitpoolError, median, round, runnerName, shortId, silentLogger } from '../src/core/index.ts';
-import { DockerProvider, RUNNER_ONLINE_MARKER, resolveDockerEndpoint, type ComputeSpec } from '../src/providers/index.ts';
+import { JitpoolError, median, round, runnerName, shortId } from '../src/core/index.ts';
+import { DockerProvider, RUNNER_ONLINE_MARKER, type ComputeSpec } from '../src/providers/index.ts';
+import { testDockerOptions } from '../src/providers/docker-test-helpers.ts';
 import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, probeDocker, startSimulator, type Simulator } from '../src/sim/index.ts';
 
 /** Options of {@link benchDocker}. */
@@ -37,24 +38,9 @@ export async function benchDocker(options: BenchDockerOptions = {}): Promise<Ben
   const sim = await startSimulator({ host: probe.bridgeGateway, offlineAfterMs: 5000, acquirePollMs: 2000 });
   const octokit = new Octokit({ baseUrl: sim.url, auth: 'ghp_bench', log: { debug() {}, info() {}, warn() {}, error() {} } });
   const controllerId = `bench-${shortId(3)}`;
-  const provider = new DockerProvider({
-    controllerId,
-    endpoint: resolveDockerEndpoint({}, process.env),
-    image,
-    pullPolicy: 'never',
-    env: {},
-    cpus: 1,
-    memoryMb: 256,
-    pidsLimit: 256,
-    user: '1001:1001',
-    cacheVolumes: [],
-    mounts: [],
-    dockerInDocker: false,
-    network: { subnetPool: '10.216.0.0/16', prefixLength: 28 },
-    killGraceSeconds: 2,
-    apiTimeoutSeconds: 60,
-    logger: silentLogger(),
-  });
+  const provider = new DockerProvider(
+    testDockerOptions(controllerId, { image, env: {}, network: { subnetPool: '10.216.0.0/16', prefixLength: 28 }, killGraceSeconds: 2 }),
+  );
   const launch: number[] = [];
   const bare: number[] = [];
   try {

@@ -147,14 +147,7 @@ export class ProcessProvider implements Provider {
 
   async list(): Promise<ComputeInfo[]> {
     const out: ComputeInfo[] = [];
-    let entries: string[];
-    try {
-      entries = readdirSync(this.#options.workRoot);
-    } catch {
-      return out;
-    }
-    for (const name of entries) {
-      if (!isSafeRunnerName(name)) continue;
+    for (const name of this.#workDirNames()) {
       const dir = this.#dir(name);
       const meta = readMeta(dir);
       if (!meta || meta.controllerId !== this.#options.controllerId) continue;
@@ -182,14 +175,8 @@ export class ProcessProvider implements Provider {
    */
   async staleWorkDirs(liveNames: ReadonlySet<string>, minAgeMs: number, nowMs = Date.now()): Promise<Array<{ name: string; path: string; ageMs: number }>> {
     const out: Array<{ name: string; path: string; ageMs: number }> = [];
-    let entries: string[];
-    try {
-      entries = readdirSync(this.#options.workRoot);
-    } catch {
-      return out;
-    }
-    for (const name of entries) {
-      if (!isSafeRunnerName(name) || liveNames.has(name)) continue;
+    for (const name of this.#workDirNames()) {
+      if (liveNames.has(name)) continue;
       const dir = this.#dir(name);
       const meta = readMeta(dir);
       if (meta && (meta.controllerId !== this.#options.controllerId || isAlive(meta))) continue;
@@ -217,6 +204,15 @@ export class ProcessProvider implements Provider {
 
   async close(): Promise<void> {
     this.#events.removeAllListeners();
+  }
+
+  /** Names under the work root that could be runner work directories (none when it is unreadable). */
+  #workDirNames(): string[] {
+    try {
+      return readdirSync(this.#options.workRoot).filter(isSafeRunnerName);
+    } catch {
+      return [];
+    }
   }
 
   #dir(runnerName: string): string {
