@@ -125,6 +125,14 @@ describe('plan', () => {
       expect: ['cleanup'],
     },
     {
+      name: 'compute that exited with an unknown code (while the controller was down) is lost, not a launch failure',
+      input: () => {
+        const r = runner('idle');
+        return observed({ runners: [r], compute: [computeFor(r, { state: 'exited', exitCode: null })] });
+      },
+      expect: ['cleanup'],
+    },
+    {
       name: 'vanished compute marks the runner lost',
       input: () => observed({ runners: [runner('idle')], compute: [] }),
       expect: ['cleanup'],
@@ -232,6 +240,13 @@ describe('plan', () => {
     const young = runner('idle', { stateSinceMs: NOW - 20_000 });
     const actions = plan(observed({ pools: [{ ...POOL, minIdle: 1 }], runners: [young, old] }));
     assert.deepEqual(actions, [{ kind: 'scaleDown', runnerId: old.id, reason: 'idle beyond demand (0 queued, minIdle 1)' }]);
+  });
+
+  it('an unknown exit code is lost (not counted against the pool), a known non-zero one is failed', () => {
+    const a = runner('idle');
+    const b = runner('idle');
+    const actions = plan(observed({ runners: [a, b], compute: [computeFor(a, { state: 'exited', exitCode: null }), computeFor(b, { state: 'exited', exitCode: 2 })] }));
+    assert.deepEqual(actions.map((x) => (x.kind === 'cleanup' ? x.toState : x.kind)), ['lost', 'failed']);
   });
 
   it('job timeout cleanup is forced and marks failed', () => {

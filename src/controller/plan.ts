@@ -136,7 +136,10 @@ function planRunner(
     if (compute.state === 'exited') {
       const exitCode = compute.exitCode;
       if (runner.state === 'busy' || exitCode === 0) return cleanup('finished', `runner exited with code ${exitCode ?? 'unknown'}`);
-      return cleanup('failed', `runner exited with code ${exitCode ?? 'unknown'} before taking a job`);
+      // Exited while the controller was away: the outcome is unknown (it may well have run a job
+      // whose webhooks were lost), so it is not counted as a launch failure against the pool.
+      if (exitCode === null) return cleanup('lost', 'runner exited while its exit code could not be observed');
+      return cleanup('failed', `runner exited with code ${exitCode} before taking a job`);
     }
   }
   if (takenJob && (runner.state === 'provisioning' || runner.state === 'idle')) {
