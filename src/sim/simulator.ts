@@ -107,7 +107,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     webhooks.enqueue(webhookTarget, 'workflow_job', payload, `job:${job.id}`, payload.action);
   });
 
-  const sweeper = setInterval(() => state.sweep(offlineAfterMs), Math.min(1000, Math.max(50, Math.floor(offlineAfterMs / 4))));
+  const sweepEveryMs = Math.min(1000, Math.max(50, Math.floor(offlineAfterMs / 4)));
+  let lastSweepMs = Date.now();
+  const sweeper = setInterval(() => {
+    // When the simulator's own event loop stalled (a loaded test machine), heartbeats may be sitting
+    // unread in its sockets: judge runners offline only after a sweep that ran on time.
+    const nowMs = Date.now();
+    const isLate = nowMs - lastSweepMs > sweepEveryMs * 3;
+    lastSweepMs = nowMs;
+    if (!isLate) state.sweep(offlineAfterMs);
+  }, sweepEveryMs);
   sweeper.unref();
 
   const address = await app.listen({ host: options.host ?? DEFAULTS.host, port: options.port ?? DEFAULTS.port });
