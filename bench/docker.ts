@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { Octokit } from '@octokit/rest';
 import { JitpoolError, median, round, runnerName, shortId } from '../src/core/index.ts';
-import { DockerProvider, RUNNER_ONLINE_MARKER, type ComputeSpec } from '../src/providers/index.ts';
+import { DockerProvider, type ComputeSpec } from '../src/providers/index.ts';
+import { RUNNER_ONLINE_MARKER } from '../src/runner/index.ts';
 import { testDockerOptions } from '../src/providers/docker-test-helpers.ts';
 import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, probeDocker, startSimulator, type Simulator } from '../src/sim/index.ts';
 

@@ -109,7 +109,7 @@ export async function runOnce(github: GitHubApi, options: RunOnceOptions): Promi
       await configureEphemeral(root, { url: `${options.webUrl}/${scope.owner}/${scope.repo}`, token, name, labels, workFolder, allowUpdate: options.allowUpdate ?? false, env });
     }
     options.logger.info({ component: 'runner.once', runnerName: name, labels, mode }, 'starting the runner');
-    const result = await runListener({ root, jitConfig, env, stdio: stdio as never, signal: options.signal });
+    const result = await runListener({ root, runnerName: name, jitConfig, env, allowUpdate: options.allowUpdate ?? false, stdio: stdio as never, signal: options.signal });
     const deregistered = await removeLeftover(github, scope, name, options.logger);
     return {
       ok: result.meaning.kind === 'done', mode, runnerName: name, runnerId, labels, labelSource, version: pkg.version, root,

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { JitpoolError, backoffMs, describeError, type Logger } from '../core/index.ts';
-import { RUNNER_ONLINE_MARKER } from './process-provider.ts';
+import { RUNNER_ONLINE_MARKER } from '../runner/index.ts';
 
 /** Where the Docker Engine API is: a unix socket or a URL like DOCKER_HOST. */
 export interface DockerEndpoint {

@@ -3,6 +3,7 @@ import { JitpoolError, isSafeRunnerName, sleep, type Logger } from '../core/inde
 import { DOCKER_LABELS, DockerEngineWatch, demuxDockerLogs, describeEndpoint, dockerError, dockerMessage, dockerOptions, dockerStatus, type DockerEndpoint } from './docker-engine.ts';
 import { pickSubnet } from './docker-network.ts';
 import { fillPlaceholders } from './process-provider.ts';
+import { runnerEnvironment } from '../runner/index.ts';
 import type { ComputeInfo, ComputeSpec, ComputeState, Provider, ProviderCapabilities } from './types.ts';
 
 /** Settings of the Docker provider (the pool's `provider` block, see config/schema.ts for each field's default). */
@@ -245,12 +246,7 @@ export class DockerProvider implements Provider {
   #containerSpec(spec: ComputeSpec, labels: Record<string, string>): Docker.ContainerCreateOptions {
     const o = this.#options;
     const memoryBytes = o.memoryMb * 1024 * 1024;
-    const env = {
-      RUNNER_NAME: spec.runnerName,
-      ...fillPlaceholders(o.env, spec.context),
-      // The actions runner reads every argument from ACTIONS_RUNNER_INPUT_<NAME>: the JIT config never reaches argv.
-      ACTIONS_RUNNER_INPUT_JITCONFIG: spec.jitConfig,
-    };
+    const env = runnerEnvironment({ runnerName: spec.runnerName, jitConfig: spec.jitConfig, extra: fillPlaceholders(o.env, spec.context) });
     return {
       name: spec.runnerName,
       Image: o.image,

@@ -1,5 +1,5 @@
 export * from './types.ts';
-export { ProcessProvider, fillPlaceholders, tailFile, RUNNER_ONLINE_MARKER, type ProcessProviderOptions } from './process-provider.ts';
+export { ProcessProvider, fillPlaceholders, tailFile, type ProcessProviderOptions } from './process-provider.ts';
 export { MemoryProvider } from './memory-provider.ts';
 export { DockerProvider, type DockerProviderOptions } from './docker-provider.ts';
 export { DOCKER_LABELS, resolveDockerEndpoint, describeEndpoint, type DockerEndpoint } from './docker-engine.ts';

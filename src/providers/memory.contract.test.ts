@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runFakeRunner } from '../sim/index.ts';
 import { MemoryProvider } from './memory-provider.ts';
-import { RUNNER_ONLINE_MARKER } from './process-provider.ts';
+import { RUNNER_ONLINE_MARKER } from '../runner/index.ts';
 import { defineProviderContract } from './provider-contract.ts';
 
 /**

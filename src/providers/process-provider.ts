@@ -4,7 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { JitpoolError, isSafeRunnerName, sleep, type Logger } from '../core/index.ts';
-import { createRunnerRoot, ensureRunnerPackage, listenerCommand, type RunnerPackageSpec } from '../runner/index.ts';
+import { RUNNER_ONLINE_MARKER, createRunnerRoot, ensureRunnerPackage, listenerCommand, runnerEnvironment, type RunnerPackageSpec } from '../runner/index.ts';
 import type { ComputeInfo, ComputeSpec, Provider, ProviderCapabilities } from './types.ts';
 
 /** Settings of the process provider (from the pool's `provider` block). */
@@ -37,8 +37,6 @@ interface Meta {
 const META_FILE = '.jitpool.json';
 const EXIT_FILE = '.jitpool-exit';
 const LOG_FILE = 'runner.log';
-/** The real runner prints this once its session is open; the fake runner does too. */
-export const RUNNER_ONLINE_MARKER = 'Listening for Jobs';
 
 /**
  * Runs each runner as a local child process in a fresh work directory under `workRoot`. The JIT
@@ -81,16 +79,11 @@ export class ProcessProvider implements Provider {
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const logFd = openSync(join(dir, LOG_FILE), 'a', 0o600);
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-      HOME: dir,
-      LANG: process.env.LANG ?? 'C.UTF-8',
-      RUNNER_NAME: spec.runnerName,
-      ...fillPlaceholders(this.#options.env ?? {}, spec.context),
-      ACTIONS_RUNNER_INPUT_JITCONFIG: spec.jitConfig,
-      // Exit 7 instead of looping when GitHub refuses the version (DESIGN.md, the runner contract).
-      ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE: '1',
-    };
+    const env = runnerEnvironment({
+      runnerName: spec.runnerName,
+      jitConfig: spec.jitConfig,
+      extra: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: dir, LANG: process.env.LANG ?? 'C.UTF-8', ...fillPlaceholders(this.#options.env ?? {}, spec.context) },
+    });
     const [command, ...args] = commandLine as [string, ...string[]];
     let child: ChildProcess;
     try {

@@ -5,7 +5,8 @@ export {
   resolveRunnerPackageSpec, type RunnerPackage, type RunnerPackageSpec,
 } from './runner-package.ts';
 export { COPIED_FILES, createRunnerRoot, type RunnerRootResult } from './runner-root.ts';
-export { RUNNER_EXIT, interpretRunnerExit, listenerCommand, listenerEnv, runListener, type RunListenerOptions, type RunnerExitMeaning } from './launch.ts';
+export { listenerCommand, runListener, type RunListenerOptions } from './launch.ts';
+export { RUNNER_EXIT, RUNNER_ONLINE_MARKER, interpretRunnerExit, runnerEnvironment, type RunnerEnvironmentInput, type RunnerExitMeaning } from './contract.ts';
 export {
   readLocalRegistration, repairBaseRunner, svcShServiceManager,
   type LocalRegistration, type RepairGitHub, type RepairOptions, type RepairReport, type RepairStep, type RepoTarget, type ServiceManager,

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isJitpoolError } from '../core/index.ts';
-import { createRunnerRoot, ensureRunnerPackage, interpretRunnerExit, listenerEnv, resolveRunnerPackageSpec, runListener } from './index.ts';
+import { createRunnerRoot, ensureRunnerPackage, interpretRunnerExit, resolveRunnerPackageSpec, runnerEnvironment, runListener } from './index.ts';
 import { buildRunnerArchive, forceRemove, servePackage } from './runner-test-helpers.ts';
 
 async function setup(t: import('node:test').TestContext, listener: 'fake-runner' | 'record' = 'record') {
@@ -75,7 +75,7 @@ describe('runner package', () => {
     const { spec, dir } = await setup(t);
     const pkg = await ensureRunnerPackage(spec);
     const root = (await createRunnerRoot(pkg.dir, join(dir, 'runners', 'x'))).root;
-    const result = await runListener({ root, jitConfig: 'ZmFrZS1qaXQtY29uZmln', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: 'ignore' });
+    const result = await runListener({ root, runnerName: 'r', jitConfig: 'ZmFrZS1qaXQtY29uZmln', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: 'ignore' });
     assert.equal(result.exitCode, 7);
     assert.equal(result.meaning.kind, 'version-deprecated');
     const { readFileSync } = await import('node:fs');
@@ -83,7 +83,7 @@ describe('runner package', () => {
     assert.match(log, /argv: run\n/);
     assert.match(log, /jit: set/);
     assert.match(log, /deprecated-exit: 1/);
-    assert.equal(listenerEnv('x').ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE, '1');
+    assert.equal(runnerEnvironment({ runnerName: 'r', jitConfig: 'x' }).ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE, '1');
   });
 
   it('maps every documented exit code', () => {
