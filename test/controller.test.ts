@@ -90,7 +90,8 @@ describe('controller against the simulator', { timeout: 120_000 }, () => {
     const [runner] = h.runtime.store.listLiveRunners();
     await until(() => h.runtime.store.getRunner(runner!.id).state === 'removed', 'runner stopped after the job timeout', 30_000);
     assert.match(h.runtime.store.getRunner(runner!.id).lastError ?? '', /job timeout/);
-    assert.ok(h.runtime.store.listTransitions({ entityId: runner!.id }).some((tr) => tr.fromState === 'busy' && tr.toState === 'failed'));
+    const states = h.runtime.store.listTransitions({ entityId: runner!.id }).map((tr) => `${tr.fromState}>${tr.toState}`);
+    assert.ok(states.includes('busy>stopping') && states.includes('stopping>failed'), states.join(' '));
     void job;
   });
 });

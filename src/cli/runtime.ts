@@ -86,6 +86,7 @@ export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyM
     bootTimeoutMs: pool.bootTimeoutSeconds * 1000,
     jobTimeoutMs: pool.jobTimeoutSeconds * 1000,
     idleGraceMs: pool.idleGraceSeconds * 1000,
+    runnerVersion: pool.provider.kind === 'process' && pool.provider.runner ? pool.provider.runner.version : null,
     provider:
       overrides?.get(pool.name) ??
       createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger, env }),

@@ -1,9 +1,10 @@
 import { JitpoolError, controllerLabel, describeError, type Clock, type Logger } from '../core/index.ts';
-import { describeScope, type GitHubApi } from '../github/index.ts';
+import type { GitHubApi } from '../github/index.ts';
 import type { ComputeInfo } from '../providers/index.ts';
 import type { PoolOverride, RunnerRecord, Store } from '../store/index.ts';
 import { Executor, type PoolRuntime } from './executor.ts';
-import { plan, type Action, type ObservedRegistration } from './plan.ts';
+import { plan, type Action, type Observed } from './plan.ts';
+import { RegistrationSync, type GitHubSyncStatus } from './registration-sync.ts';
 
 /** Options of {@link Controller}. */
 export interface ControllerOptions {
@@ -15,7 +16,7 @@ export interface ControllerOptions {
   clock: Clock;
   /** Timer between reconciles when nothing happens. @default 15000 */
   reconcileIntervalMs?: number;
-  /** How often a reconcile also compares the store with GitHub's runner lists. @default 60000 */
+  /** How often GitHub's runner lists are read (beside the reconcile loop, never inside it). @default 60000 */
   githubSyncIntervalMs?: number;
   /** Actions in flight at once. @default 8 */
   concurrency?: number;
@@ -25,14 +26,6 @@ export interface ControllerOptions {
   ghostMinAgeMs?: number;
   /** Called after every reconcile (metrics). */
   onReconcile?: (result: ReconcileResult) => void;
-}
-
-/** The outcome of the last comparison with GitHub's runner lists (readiness). */
-export interface GitHubSyncStatus {
-  /** null before the first attempt. */
-  ok: boolean | null;
-  atMs: number | null;
-  error: string | null;
 }
 
 type LaunchWaiter = { resolve: (runner: RunnerRecord) => void; reject: (err: Error) => void };
@@ -53,18 +46,18 @@ export class Controller {
   readonly #options: ControllerOptions;
   readonly #pools: Map<string, PoolRuntime>;
   readonly #executor: Executor;
+  readonly #sync: RegistrationSync;
   readonly #log: Logger;
   #running: Promise<void> | null = null;
   #dirty = false;
-  #syncRequested = true;
-  #lastSyncMs = 0;
   #timer: NodeJS.Timeout | null = null;
   #unsubscribers: Array<() => void> = [];
   #stopped = false;
+  /** Only a started controller reconciles on its own (a one-shot command's controller acts only when told). */
+  #started = false;
   #reconciles = 0;
   #draining = false;
   #lastResult: ReconcileResult | null = null;
-  #githubSync: GitHubSyncStatus = { ok: null, atMs: null, error: null };
   /** Operators' launch requests per pool, oldest first; each is answered by the next reconcile. */
   readonly #launchWaiters = new Map<string, LaunchWaiter[]>();
 
@@ -81,6 +74,15 @@ export class Controller {
       clock: options.clock,
       concurrency: options.concurrency,
       onSettled: () => this.kick('action settled'),
+    });
+    this.#sync = new RegistrationSync({
+      store: options.store,
+      github: options.github,
+      pools: options.pools,
+      logger: options.logger,
+      clock: options.clock,
+      intervalMs: options.githubSyncIntervalMs,
+      onSynced: () => this.kick('github synced'),
     });
   }
 
@@ -106,7 +108,7 @@ export class Controller {
 
   /** The last comparison with GitHub. */
   get githubSync(): GitHubSyncStatus {
-    return { ...this.#githubSync };
+    return this.#sync.status;
   }
 
   /**
@@ -124,7 +126,7 @@ export class Controller {
       const waiters = this.#launchWaiters.get(poolName) ?? [];
       waiters.push({ resolve, reject });
       this.#launchWaiters.set(poolName, waiters);
-      this.kick('operator launch');
+      this.#pass('operator launch');
     });
   }
 
@@ -152,19 +154,28 @@ export class Controller {
     return { reconciles: this.#reconciles, last: this.#lastResult };
   }
 
-  /** Starts the loop: a first reconcile that also syncs with GitHub (startup repair), then timers. */
+  /** Starts the loop: a first reconcile at once, GitHub's runner lists beside it (startup repair follows the first sync), then timers. */
   start(): void {
+    this.#started = true;
     for (const pool of this.#pools.values()) {
       this.#unsubscribers.push(pool.provider.onChange(() => this.kick('compute changed')));
     }
-    this.#syncRequested = true;
+    this.#sync.start();
     this.kick('start');
     this.#timer = setInterval(() => this.kick('timer'), this.#options.reconcileIntervalMs ?? 15_000);
     this.#timer.unref();
   }
 
-  /** Asks for a reconcile soon; calls made while one runs collapse into one more pass. */
-  kick(_reason: string): void {
+  /**
+   * Asks a started controller for a reconcile soon (events, timers, settled actions); calls made
+   * while one runs collapse into one more pass. A controller that was never started (a one-shot
+   * command's) reconciles only when told: {@link reconcileOnce}, an operator's launch, a drain.
+   */
+  kick(reason: string): void {
+    if (this.#started) this.#pass(reason);
+  }
+
+  #pass(_reason: string): void {
     if (this.#stopped) return;
     if (this.#running) {
       this.#dirty = true;
@@ -175,44 +186,55 @@ export class Controller {
     });
   }
 
-  /** Asks the next reconcile to compare with GitHub too. */
+  /** Asks for a comparison with GitHub soon (a reconcile follows it). */
   requestGitHubSync(): void {
-    this.#syncRequested = true;
-    this.kick('github sync requested');
+    this.#sync.request();
   }
 
-  /** One reconcile now (for `jitpool reconcile --once`, tests and benchmarks). */
+  /**
+   * One reconcile now (for `jitpool reconcile --once`, recover, tests and benchmarks); with
+   * `syncGitHub`, GitHub's runner lists are read first, so the plan sees registrations at least
+   * as new as this call.
+   */
   async reconcileOnce(options: { syncGitHub?: boolean; dryRun?: boolean; ghostMinAgeMs?: number } = {}): Promise<ReconcileResult> {
     const started = performance.now();
-    const syncGitHub = options.syncGitHub ?? false;
-    const observed = { ...(await this.observe(syncGitHub)), ...(options.ghostMinAgeMs === undefined ? {} : { ghostMinAgeMs: options.ghostMinAgeMs }) };
+    const synced = options.syncGitHub ? await this.#sync.syncNow() : false;
+    const observed = { ...(await this.observe()), ...(options.ghostMinAgeMs === undefined ? {} : { ghostMinAgeMs: options.ghostMinAgeMs }) };
     const actions = plan(observed);
     if (!options.dryRun) {
       const launched = this.#executor.dispatch(actions);
       this.#answerLaunchWaiters(observed.extraDemand, launched);
     }
     this.#reconciles += 1;
-    const result = { actions, syncedWithGitHub: observed.registrations !== null, durationMs: performance.now() - started };
+    const result = { actions, syncedWithGitHub: synced, durationMs: performance.now() - started };
     this.#lastResult = result;
     this.#options.onReconcile?.(result);
     if (actions.length > 0) this.#log.debug({ actions: summarize(actions) }, 'reconciled');
     return result;
   }
 
-  /** Reads the three views: compute first (so a launch racing this read is seen in the store). */
-  async observe(syncGitHub: boolean) {
+  /**
+   * Reads the three views in the one order that makes them consistent: the in-flight set, then
+   * the store's rows, then the providers' compute (compute that existed when a row was read is in
+   * the list, so a row whose compute is missing really lost it; a launch that finishes meanwhile
+   * is in flight in the snapshot and not judged). GitHub's registrations are the last sync's.
+   */
+  async observe(): Promise<Observed> {
     const { store, clock } = this.#options;
+    const inFlight = new Set(this.#executor.inFlight);
+    const nowMs = clock.now();
+    const runners = store.listLiveRunners();
+    const openJobs = store.listOpenJobs();
     const compute = await this.#listCompute();
-    const registrations = syncGitHub ? await this.#listRegistrations() : null;
     return {
-      nowMs: clock.now(),
+      nowMs,
       controllerLabel: controllerLabel(this.#options.controllerId),
       pools: this.effectivePools(),
-      runners: store.listLiveRunners(),
-      openJobs: store.listOpenJobs(),
+      runners,
+      openJobs,
       compute,
-      registrations,
-      inFlight: this.#executor.inFlight,
+      registrations: this.#sync.latest,
+      inFlight,
       health: this.#executor.health,
       staleJobMs: this.#options.staleJobMs ?? 60_000,
       draining: this.#draining,
@@ -265,7 +287,7 @@ export class Controller {
     this.#executor.stopLaunching();
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      this.kick('drain');
+      this.#pass('drain');
       await this.settle(Math.max(1, deadline - performance.now()));
       if (this.#stopped) return -1;
       const alive = this.#options.store.listLiveRunners().length;
@@ -305,6 +327,7 @@ export class Controller {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       (async () => {
+        await this.#sync.stop();
         await this.#running;
         await this.#executor.onIdle();
       })(),
@@ -318,14 +341,8 @@ export class Controller {
   async #loop(): Promise<void> {
     do {
       this.#dirty = false;
-      const now = this.#options.clock.now();
-      const syncGitHub = this.#syncRequested || now - this.#lastSyncMs >= (this.#options.githubSyncIntervalMs ?? 60_000);
       try {
-        const result = await this.reconcileOnce({ syncGitHub });
-        if (syncGitHub && result.syncedWithGitHub) {
-          this.#syncRequested = false;
-          this.#lastSyncMs = now;
-        }
+        await this.reconcileOnce();
       } catch (err) {
         this.#log.error({ err: describeError(err) }, 'reconcile failed');
       }
@@ -346,29 +363,6 @@ export class Controller {
     return [...seen.values()];
   }
 
-  async #listRegistrations(): Promise<ObservedRegistration[] | null> {
-    const { store } = this.#options;
-    const out: ObservedRegistration[] = [];
-    const scopes = new Map<string, PoolRuntime>();
-    for (const pool of this.#pools.values()) scopes.set(describeScope(pool.scope), pool);
-    try {
-      for (const [scopeKey, pool] of scopes) {
-        const runners = await this.#options.github.listRunners(pool.scope);
-        const firstSeen = store.recordSightings(scopeKey, runners);
-        for (const runner of runners) {
-          const known = store.findRunnerByName(runner.name);
-          const storeState = !known ? 'unknown' : known.state === 'removed' ? 'removed' : 'live';
-          out.push({ pool: pool.name, runner, firstSeenMs: firstSeen.get(runner.id) ?? this.#options.clock.now(), storeState });
-        }
-      }
-      this.#githubSync = { ok: true, atMs: this.#options.clock.now(), error: null };
-    } catch (err) {
-      this.#githubSync = { ok: false, atMs: this.#options.clock.now(), error: describeError(err) };
-      this.#log.warn({ err: describeError(err) }, 'could not list GitHub runners; skipping registration repair this round');
-      return null;
-    }
-    return out;
-  }
 }
 
 function busyError(runner: RunnerRecord): JitpoolError {

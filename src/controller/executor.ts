@@ -4,7 +4,8 @@ import type { GitHubApi, GitHubScope } from '../github/index.ts';
 import type { Provider } from '../providers/index.ts';
 import type { RunnerRecord, Store } from '../store/index.ts';
 import { Limiter } from './limiter.ts';
-import type { Action, PoolHealth, PoolPlanSpec } from './plan.ts';
+import type { Action, PoolHealth, PoolPlanSpec, TeardownAction } from './plan.ts';
+import { adoptCompute, removeOrphanCompute, teardown, type TeardownContext } from './teardown.ts';
 
 /** A pool as the executor needs it: the plan spec plus where and how its runners are made. */
 export interface PoolRuntime extends PoolPlanSpec {
@@ -58,11 +59,21 @@ export class Executor {
   readonly #inFlight = new Set<string>();
   readonly #retryAt = new Map<string, { attempt: number; atMs: number }>();
   readonly #health: Record<string, PoolHealth> = {};
+  readonly #teardown: TeardownContext;
   #stopping = false;
 
   constructor(options: ExecutorOptions) {
     this.#options = options;
     this.#limiter = new Limiter(options.concurrency ?? 8);
+    this.#teardown = {
+      controllerId: options.controllerId,
+      store: options.store,
+      github: options.github,
+      pools: options.pools,
+      logger: options.logger,
+      onLaunchFailure: (pool, reason) => this.#recordFailure(pool, new Error(reason)),
+      onDegrade: (pool, message) => this.#degrade(pool, message),
+    };
   }
 
   /** Runner ids (and other action keys) with an action running. */
@@ -127,7 +138,9 @@ export class Executor {
     }
     this.#inFlight.add(runnerId);
     try {
-      await this.#limiter.run(() => this.#scaleDown(runnerId, reason));
+      const runner = this.#options.store.getRunner(runnerId);
+      const action: TeardownAction = { kind: 'teardown', runnerId, version: runner.version, outcome: 'removed', reason, force: false, exitCode: null, launchFailure: false };
+      if (runner.state !== 'busy' && runner.state !== 'removed') await this.#limiter.run(() => teardown(this.#teardown, action));
     } finally {
       this.#inFlight.delete(runnerId);
       this.#options.onSettled?.();
@@ -172,11 +185,9 @@ export class Executor {
     try {
       jit = await github.generateJitConfig(pool.scope, { name: runner.name, runnerGroupId: pool.runnerGroupId, labels: runner.labels, workFolder: '_work' });
     } catch (err) {
-      store.updateRunner(runner.id, { state: 'failed', lastError: describeError(err) }, ACTOR, 'JIT config request failed');
-      this.#recordFailure(pool.name, err);
       log.error({ err: describeError(err) }, 'could not register runner');
-      // The request may have registered the runner before failing (a timeout): cleanup looks it up by name.
-      await this.#cleanup({ kind: 'cleanup', runnerId: runner.id, toState: 'failed', reason: 'JIT config request failed', exitCode: null, force: true });
+      // The request may have registered the runner before failing (a timeout): the teardown looks it up by name.
+      await this.#failLaunch(runner.id, `JIT config request failed: ${describeError(err)}`);
       return;
     }
     store.updateRunner(runner.id, { state: 'provisioning', githubRunnerId: jit.runnerId }, ACTOR, 'registered (JIT)');
@@ -193,12 +204,16 @@ export class Executor {
       store.updateRunner(runner.id, { computeId: info.computeId }, ACTOR);
       log.info({ computeId: info.computeId }, 'runner launched');
     } catch (err) {
-      store.updateRunner(runner.id, { state: 'failed', lastError: describeError(err) }, ACTOR, 'provider could not create compute');
-      this.#recordFailure(pool.name, err);
       log.error({ err: describeError(err) }, 'could not create compute');
-      // Undo what exists; if this fails too, the runner stays `failed` and a later reconcile resumes.
-      await this.#cleanup({ kind: 'cleanup', runnerId: runner.id, toState: 'failed', reason: 'provider error', exitCode: null, force: true });
+      // Undo what exists, by the teardown rule: a create that failed late may have started a
+      // runner that already took a job. If this fails too, a later reconcile resumes it.
+      await this.#failLaunch(runner.id, `provider could not create compute: ${describeError(err)}`);
     }
+  }
+
+  async #failLaunch(runnerId: string, reason: string): Promise<void> {
+    const runner = this.#options.store.getRunner(runnerId);
+    await teardown(this.#teardown, { kind: 'teardown', runnerId, version: runner.version, outcome: 'failed', reason, force: false, exitCode: null, launchFailure: true });
   }
 
   async #perform(action: Exclude<Action, { kind: 'launch' }>): Promise<void> {
@@ -206,37 +221,29 @@ export class Executor {
     switch (action.kind) {
       case 'markOnline': {
         const runner = store.getRunner(action.runnerId);
-        if (runner.state !== 'provisioning') return;
+        if (runner.state !== 'provisioning' || runner.version !== action.version) return;
         store.updateRunner(runner.id, { state: 'idle' }, ACTOR, 'online');
         this.#recordSuccess(runner.pool);
         return;
       }
       case 'markBusy': {
         const runner = store.getRunner(action.runnerId);
-        if (runner.state !== 'provisioning' && runner.state !== 'idle') return;
+        if ((runner.state !== 'provisioning' && runner.state !== 'idle') || runner.version !== action.version) return;
         if (runner.state === 'provisioning') this.#recordSuccess(runner.pool);
         store.updateRunner(runner.id, { state: 'busy', jobId: action.jobId ?? runner.jobId }, ACTOR, action.reason);
         return;
       }
-      case 'scaleDown':
-        return this.#scaleDown(action.runnerId, action.reason);
-      case 'cleanup':
-        return this.#cleanup(action);
-      case 'removeOrphanCompute': {
-        const pool = this.#options.pools.get(action.pool);
-        if (!pool) return;
-        // The plan saw a snapshot: a cleanup may have finished (or a launch begun) since. Re-check
-        // right before the destructive step.
-        const owner = store.findRunnerById(action.runnerId);
-        if ((owner && owner.state !== 'removed') || (await pool.provider.inspect(action.computeId)) === null) return;
-        this.#options.logger.warn({ component: 'executor', pool: action.pool, computeId: action.computeId }, 'removing orphan compute');
-        await pool.provider.delete(action.computeId);
-        store.recordEvent('runner', action.computeId, 'orphan-removed', ACTOR, action.reason);
-        return;
-      }
+      case 'teardown':
+        return teardown(this.#teardown, action);
+      case 'adoptCompute':
+        return adoptCompute(this.#teardown, action);
+      case 'removeOrphanCompute':
+        return removeOrphanCompute(this.#teardown, action);
       case 'removeGhost': {
         const pool = this.#options.pools.get(action.pool);
-        if (!pool) return;
+        // The plan saw a snapshot: a runner of that name may have been launched (or adopted) since.
+        const owner = store.findRunnerByName(action.name);
+        if (!pool || (owner && owner.state !== 'removed')) return;
         try {
           const result = await this.#options.github.deleteRunner(pool.scope, action.githubRunnerId);
           if (result === 'deleted') {
@@ -249,7 +256,7 @@ export class Executor {
         return;
       }
       case 'adopt':
-        return this.#adopt(action.runnerId, action.computeId);
+        return this.#adopt(action.runnerId, action.version, action.computeId);
       case 'refreshJob': {
         const job = await this.#options.github.getJob(action.owner, action.repo, action.jobId);
         const current = store.getJob(action.jobId);
@@ -278,82 +285,14 @@ export class Executor {
    * is found by name (the name was persisted before the JIT request) and its state follows what
    * GitHub reports, so a runner that already took a job is left to finish it.
    */
-  async #adopt(runnerId: string, computeId: string): Promise<void> {
+  async #adopt(runnerId: string, version: number, computeId: string): Promise<void> {
     const { store, github } = this.#options;
     const runner = store.getRunner(runnerId);
     const pool = this.#options.pools.get(runner.pool);
-    if (runner.state !== 'requested' || !pool) return;
+    if (runner.state !== 'requested' || runner.version !== version || !pool) return;
     const registration = await github.getRunnerByName(pool.scope, runner.name);
     store.updateRunner(runnerId, { state: 'provisioning', computeId, githubRunnerId: registration?.id ?? null }, ACTOR, 'adopted after an interrupted launch');
     if (registration?.busy) store.updateRunner(runnerId, { state: 'busy' }, ACTOR, 'GitHub reports it busy');
-  }
-
-  /** Idle scale-down, deregistration first (truth 2): GitHub refuses while the runner runs a job. */
-  async #scaleDown(runnerId: string, reason: string): Promise<void> {
-    const { store, github } = this.#options;
-    let runner = store.getRunner(runnerId);
-    if (runner.state === 'removed' || runner.state === 'busy') return;
-    const pool = this.#options.pools.get(runner.pool);
-    if (runner.state !== 'stopping') runner = store.updateRunner(runnerId, { state: 'stopping' }, ACTOR, reason);
-    if (runner.githubRunnerId !== null) {
-      if (!pool) throw new Error(`pool ${runner.pool} is not configured; cannot deregister ${runner.name}`);
-      try {
-        await github.deleteRunner(pool.scope, runner.githubRunnerId);
-      } catch (err) {
-        if (isJitpoolError(err, 'JP_GITHUB_RUNNER_BUSY')) {
-          store.updateRunner(runnerId, { state: 'busy' }, ACTOR, 'took a job before it could be deregistered');
-          return;
-        }
-        throw err;
-      }
-    }
-    if (runner.computeId !== null && pool) await pool.provider.delete(runner.computeId);
-    store.updateRunner(runnerId, { state: 'removed' }, ACTOR, 'deregistered, then compute removed');
-  }
-
-  async #cleanup(action: Extract<Action, { kind: 'cleanup' }>): Promise<void> {
-    const { store, github, logger } = this.#options;
-    let runner = store.getRunner(action.runnerId);
-    if (runner.state === 'removed') return;
-    const pool = this.#options.pools.get(runner.pool);
-    const log = logger.child({ component: 'executor', pool: runner.pool, runnerId: runner.id, runnerName: runner.name });
-    if (runner.state !== action.toState) {
-      if (action.force && runner.state === 'busy') log.warn({ reason: action.reason }, 'stopping a busy runner: job timeout');
-      if (action.toState === 'failed' && runner.state === 'provisioning') this.#recordFailure(runner.pool, new Error(action.reason));
-      runner = store.updateRunner(
-        runner.id,
-        { state: action.toState, exitCode: action.exitCode ?? runner.exitCode, lastError: action.toState === 'finished' ? runner.lastError : action.reason },
-        ACTOR,
-        action.reason,
-      );
-    }
-    if (runner.githubRunnerId === null && runner.state !== 'finished' && pool) {
-      // A launch interrupted between GitHub's answer and our write leaves a registration we never
-      // recorded; find it by name (names are persisted before the JIT request) so it is not leaked.
-      const found = await github.getRunnerByName(pool.scope, runner.name);
-      if (found) runner = store.updateRunner(runner.id, { githubRunnerId: found.id }, ACTOR, 'registration found by name');
-    }
-    const computeId = runner.computeId ?? runner.name;
-    if (pool) {
-      const tail = await pool.provider.logs(computeId, 20).catch(() => '');
-      if (tail) runner = store.updateRunner(runner.id, { outputTail: tail.slice(-4000) }, ACTOR);
-      await pool.provider.delete(computeId);
-    }
-    // A finished ephemeral runner was deregistered by GitHub with its job: no call needed. Others may
-    // still hold a registration; delete it (404 is fine). GitHub refuses while it still believes the
-    // runner busy (its compute is gone, GitHub has not noticed yet): the runner stays counted against
-    // the pool's max and the cleanup is retried with backoff until GitHub lets the registration go.
-    if (runner.githubRunnerId !== null && runner.state !== 'finished' && pool) {
-      try {
-        await github.deleteRunner(pool.scope, runner.githubRunnerId);
-      } catch (err) {
-        if (isJitpoolError(err, 'JP_GITHUB_RUNNER_BUSY')) {
-          throw new JitpoolError('JP_GITHUB_RUNNER_BUSY', `${runner.name}: compute removed, GitHub still lists it busy; retrying the deregistration`, { retryable: true });
-        }
-        throw err;
-      }
-    }
-    store.updateRunner(runner.id, { state: 'removed' }, ACTOR, 'cleaned up');
   }
 
   #recordFailure(pool: string, err: unknown): void {
@@ -364,6 +303,19 @@ export class Executor {
     if (health.consecutiveFailures === DEGRADED_AFTER_FAILURES) {
       this.#options.store.recordEvent('pool', pool, 'degraded', ACTOR, health.lastError);
       this.#options.logger.error({ component: 'executor', pool, failures: health.consecutiveFailures, err: health.lastError }, 'pool degraded: launches back off');
+    }
+  }
+
+  /** A pool whose runners cannot work at all (GitHub refuses their version): degraded at once, long backoff. */
+  #degrade(pool: string, message: string): void {
+    const health = (this.#health[pool] ??= { consecutiveFailures: 0, backoffUntilMs: 0, lastError: null });
+    const wasDegraded = health.consecutiveFailures >= DEGRADED_AFTER_FAILURES;
+    health.consecutiveFailures = Math.max(health.consecutiveFailures + 1, DEGRADED_AFTER_FAILURES);
+    health.lastError = message;
+    health.backoffUntilMs = this.#options.clock.now() + backoffMs(health.consecutiveFailures - 1, 1000, 5 * 60_000);
+    if (!wasDegraded) {
+      this.#options.store.recordEvent('pool', pool, 'degraded', ACTOR, message);
+      this.#options.logger.error({ component: 'executor', pool, err: message }, 'pool degraded: launches back off');
     }
   }
 
@@ -378,6 +330,7 @@ export class Executor {
 function actionKey(action: Exclude<Action, { kind: 'launch' }>): string {
   switch (action.kind) {
     case 'removeOrphanCompute':
+    case 'adoptCompute':
       return `compute:${action.computeId}`;
     case 'removeGhost':
       return `ghost:${action.githubRunnerId}`;

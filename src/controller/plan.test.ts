@@ -22,7 +22,7 @@ function runner(state: RunnerState, patch: Partial<RunnerRecord> = {}): RunnerRe
   const id = `r${nextId}`;
   return {
     id, name: `jp-linux-${id}`, pool: 'linux', state, labels: POOL.labels.slice(), githubRunnerId: nextId, computeId: `jp-linux-${id}`,
-    jobId: null, createdAtMs: NOW - 10_000, updatedAtMs: NOW - 10_000, stateSinceMs: NOW - 10_000, exitCode: null, lastError: null, outputTail: null,
+    jobId: null, createdAtMs: NOW - 10_000, updatedAtMs: NOW - 10_000, stateSinceMs: NOW - 10_000, exitCode: null, lastError: null, outputTail: null, version: 0, teardown: null,
     ...patch,
   };
 }
@@ -50,6 +50,21 @@ function observed(patch: Partial<Observed> & { runners?: RunnerRecord[] } = {}):
 }
 
 const kinds = (actions: Action[]) => actions.map((a) => a.kind).sort();
+
+function registration(name: string, extra: { busy?: boolean; status?: 'online' | 'offline' } = {}) {
+  return {
+    pool: 'linux',
+    runner: { id: 99, name, status: extra.status ?? 'offline', busy: extra.busy ?? false, ephemeral: true, labels: [...POOL.labels, 'jitpool-test'] },
+    firstSeenMs: NOW - 5000,
+    storeState: 'live' as const,
+  };
+}
+
+function teardownOf(actions: Action[]) {
+  const found = actions.find((a) => a.kind === 'teardown');
+  assert.ok(found && found.kind === 'teardown', `a teardown in ${JSON.stringify(actions)}`);
+  return found;
+}
 
 describe('plan', () => {
   const table: Array<{ name: string; input: () => Observed; expect: string[] }> = [
@@ -81,7 +96,7 @@ describe('plan', () => {
     {
       name: 'idle runner beyond demand is scaled down',
       input: () => observed({ runners: [runner('idle')] }),
-      expect: ['scaleDown'],
+      expect: ['teardown'],
     },
     {
       name: 'idle runner within minIdle stays',
@@ -101,12 +116,12 @@ describe('plan', () => {
     {
       name: 'job timeout stops a busy runner, and only then',
       input: () => observed({ runners: [runner('busy', { stateSinceMs: NOW - 7_200_001 })] }),
-      expect: ['cleanup'],
+      expect: ['teardown'],
     },
     {
       name: 'boot timeout fails a runner that never came online',
       input: () => observed({ runners: [runner('provisioning', { stateSinceMs: NOW - 300_001 })] }),
-      expect: ['cleanup'],
+      expect: ['teardown'],
     },
     {
       name: 'a runner that printed "Listening for Jobs" is marked online',
@@ -122,7 +137,7 @@ describe('plan', () => {
         const r = runner('busy');
         return observed({ runners: [r], compute: [computeFor(r, { state: 'exited', exitCode: 0 })] });
       },
-      expect: ['cleanup'],
+      expect: ['teardown'],
     },
     {
       name: 'compute that exited with an unknown code (while the controller was down) is lost, not a launch failure',
@@ -130,17 +145,64 @@ describe('plan', () => {
         const r = runner('idle');
         return observed({ runners: [r], compute: [computeFor(r, { state: 'exited', exitCode: null })] });
       },
-      expect: ['cleanup'],
+      expect: ['teardown'],
     },
     {
       name: 'vanished compute marks the runner lost',
       input: () => observed({ runners: [runner('idle')], compute: [] }),
-      expect: ['cleanup'],
+      expect: ['teardown'],
     },
     {
-      name: 'compute unknown to the store is an orphan',
+      name: 'running compute of a configured pool unknown to the store is adopted, never killed',
       input: () => observed({ compute: [computeFor(runner('idle'))] }),
+      expect: ['adoptCompute'],
+    },
+    {
+      name: 'exited compute unknown to the store is removed',
+      input: () => observed({ compute: [computeFor(runner('idle'), { state: 'exited', exitCode: 0 })] }),
       expect: ['removeOrphanCompute'],
+    },
+    {
+      name: 'running compute of no configured pool is left alone while younger than the ghost minimum age',
+      input: () => observed({ compute: [computeFor(runner('idle', { pool: 'gone' }), { createdAtMs: NOW - 1000 })] }),
+      expect: [],
+    },
+    {
+      name: 'running compute of no configured pool is removed (deregistration first) once older than the ghost minimum age',
+      input: () => observed({ compute: [computeFor(runner('idle', { pool: 'gone' }), { createdAtMs: NOW - 700_000 })] }),
+      expect: ['removeOrphanCompute'],
+    },
+    {
+      name: 'unknown compute with an adoption in flight is not planned again',
+      input: () => {
+        const info = computeFor(runner('idle'));
+        return observed({ compute: [info], inFlight: new Set([`compute:${info.computeId}`]) });
+      },
+      expect: [],
+    },
+    {
+      name: 'boot timeout loses to GitHub reporting the runner busy',
+      input: () => {
+        const r = runner('provisioning', { stateSinceMs: NOW - 300_001 });
+        return observed({ runners: [r], registrations: { listedAtMs: NOW - 1000, items: [registration(r.name, { busy: true, status: 'online' })] } });
+      },
+      expect: ['markBusy'],
+    },
+    {
+      name: 'a registration listed before the row last changed does not judge it',
+      input: () => {
+        const r = runner('provisioning', { updatedAtMs: NOW - 500 });
+        return observed({ runners: [r], registrations: { listedAtMs: NOW - 1000, items: [registration(r.name, { busy: true, status: 'online' })] } });
+      },
+      expect: [],
+    },
+    {
+      name: 'GitHub listing the runner online marks it online',
+      input: () => {
+        const r = runner('provisioning');
+        return observed({ runners: [r], registrations: { listedAtMs: NOW - 1000, items: [registration(r.name, { status: 'online' })] } });
+      },
+      expect: ['markOnline'],
     },
     {
       name: 'without a compute listing, no compute-based repair',
@@ -150,7 +212,7 @@ describe('plan', () => {
     {
       name: 'a launch interrupted by a crash is cleaned up',
       input: () => observed({ runners: [runner('requested', { githubRunnerId: null, computeId: null })], compute: [] }),
-      expect: ['cleanup'],
+      expect: ['teardown'],
     },
     {
       name: 'a launch interrupted after its compute existed is adopted, not killed (the runner may be busy)',
@@ -163,7 +225,7 @@ describe('plan', () => {
     {
       name: 'an interrupted scale-down resumes',
       input: () => observed({ runners: [runner('stopping')] }),
-      expect: ['scaleDown'],
+      expect: ['teardown'],
     },
     {
       name: 'an operator launch comes on top of demand',
@@ -239,22 +301,55 @@ describe('plan', () => {
     const old = runner('idle', { stateSinceMs: NOW - 50_000 });
     const young = runner('idle', { stateSinceMs: NOW - 20_000 });
     const actions = plan(observed({ pools: [{ ...POOL, minIdle: 1 }], runners: [young, old] }));
-    assert.deepEqual(actions, [{ kind: 'scaleDown', runnerId: old.id, reason: 'idle beyond demand (0 queued, minIdle 1)' }]);
+    assert.deepEqual(actions, [{ kind: 'teardown', runnerId: old.id, version: 0, outcome: 'removed', reason: 'idle beyond demand (0 queued, minIdle 1)', force: false, exitCode: null, launchFailure: false }]);
   });
 
   it('an unknown exit code is lost (not counted against the pool), a known non-zero one is failed', () => {
     const a = runner('idle');
     const b = runner('idle');
     const actions = plan(observed({ runners: [a, b], compute: [computeFor(a, { state: 'exited', exitCode: null }), computeFor(b, { state: 'exited', exitCode: 2 })] }));
-    assert.deepEqual(actions.map((x) => (x.kind === 'cleanup' ? x.toState : x.kind)), ['lost', 'failed']);
+    assert.deepEqual(actions.map((x) => (x.kind === 'teardown' ? [x.outcome, x.launchFailure] : x.kind)), [['lost', false], ['failed', true]]);
   });
 
-  it('job timeout cleanup is forced and marks failed', () => {
+  it('job timeout is the one forced teardown, and it ends failed', () => {
     const r = runner('busy', { stateSinceMs: NOW - 7_300_000 });
-    const [action] = plan(observed({ runners: [r] }));
-    assert.equal(action?.kind, 'cleanup');
-    assert.equal(action?.kind === 'cleanup' && action.force, true);
-    assert.equal(action?.kind === 'cleanup' && action.toState, 'failed');
+    const action = teardownOf(plan(observed({ runners: [r] })));
+    assert.equal(action.force, true);
+    assert.equal(action.outcome, 'failed');
+  });
+
+  it('no other teardown is forced: boot timeout, scale-down, vanished compute, a completed job whose runner lingers, a removed pool', () => {
+    const cases = [
+      observed({ runners: [runner('provisioning', { stateSinceMs: NOW - 300_001 })] }),
+      observed({ runners: [runner('idle')] }),
+      observed({ runners: [runner('idle')], compute: [] }),
+      observed({ runners: [runner('busy', { jobId: 5, stateSinceMs: NOW - 60_000, updatedAtMs: NOW - 60_000 })] }),
+      observed({ runners: [runner('idle', { pool: 'gone' })], pools: [POOL] }),
+    ];
+    for (const input of cases) assert.equal(teardownOf(plan(input)).force, false);
+  });
+
+  it('acts on the runner exit code: 3, 4 and 6 are not launch failures; 7 degrades the pool naming runner.version; others are failures', () => {
+    const outcome = (exitCode: number) => {
+      const r = runner('provisioning');
+      return teardownOf(plan(observed({ runners: [r], pools: [{ ...POOL, runnerVersion: '2.330.0' }], compute: [computeFor(r, { state: 'exited', exitCode })] })));
+    };
+    for (const code of [3, 4, 6]) assert.deepEqual([outcome(code).outcome, outcome(code).launchFailure], ['finished', false], `exit ${code}`);
+    for (const code of [1, 2, 5, 42]) assert.deepEqual([outcome(code).outcome, outcome(code).launchFailure], ['failed', true], `exit ${code}`);
+    const deprecated = outcome(7);
+    assert.equal(deprecated.outcome, 'failed');
+    assert.match(deprecated.degradePool ?? '', /runner version 2\.330\.0 is refused by GitHub; set runner\.version/);
+  });
+
+  it('an interrupted teardown resumes with the outcome and force the row recorded', () => {
+    const r = runner('stopping', { teardown: { outcome: 'failed', isForced: true } });
+    const action = teardownOf(plan(observed({ runners: [r] })));
+    assert.deepEqual([action.outcome, action.force], ['failed', true]);
+  });
+
+  it('every runner action carries the row version it was planned from', () => {
+    const r = runner('idle', { version: 7 });
+    assert.equal(teardownOf(plan(observed({ runners: [r] }))).version, 7);
   });
 
   it('ghost registrations carrying our label are removed unless busy; foreign ones are untouched', () => {
@@ -269,18 +364,21 @@ describe('plan', () => {
       observed({
         pools: [{ ...POOL, idleGraceMs: 60_000 }],
         runners: [live],
-        registrations: [
+        registrations: { listedAtMs: NOW - 1000, items: [
           reg(1, live.name, ['jitpool-test'], { storeState: 'live' }),
           reg(2, 'jp-linux-dead', ['jitpool-test']),
           reg(3, 'jp-linux-busy', ['jitpool-test'], { busy: true }),
           reg(4, 'someone-else', ['self-hosted']),
           reg(5, 'jp-linux-new', ['jitpool-test'], { firstSeenMs: NOW - 1000 }),
           reg(6, 'jp-linux-removed', ['jitpool-test'], { firstSeenMs: NOW - 1000, storeState: 'removed' }),
-        ],
+          reg(7, 'jp-linux-adopting', ['jitpool-test'], { storeState: 'unknown' }),
+        ] },
+        compute: [computeFor(live), { ...computeFor(runner('idle')), runnerName: 'jp-linux-adopting', runnerId: 'rx' }],
       }),
     );
-    // 2: old enough; 5: too young to be called a ghost; 6: the store removed it, so it is surely dead.
-    assert.deepEqual(actions.map((a) => (a.kind === 'removeGhost' ? a.githubRunnerId : a.kind)), [2, 6]);
+    // 2: old enough; 5: too young to be called a ghost; 6: the store removed it, so it is surely dead;
+    // 7: its compute runs and is being adopted.
+    assert.deepEqual(actions.filter((a) => a.kind === 'removeGhost').map((a) => (a.kind === 'removeGhost' ? a.githubRunnerId : 0)), [2, 6]);
   });
 
   it('a queued job next to an idle runner for too long is re-read from GitHub', () => {

@@ -6,7 +6,7 @@ import { compareViews } from './views.ts';
 
 const runner = (name: string, state: RunnerState): RunnerRecord => ({
   id: name, name, pool: 'linux', state, labels: [], githubRunnerId: 1, computeId: name, jobId: null,
-  createdAtMs: 0, updatedAtMs: 0, stateSinceMs: 0, exitCode: null, lastError: null, outputTail: null,
+  createdAtMs: 0, updatedAtMs: 0, stateSinceMs: 0, exitCode: null, lastError: null, outputTail: null, version: 0, teardown: null,
 });
 const compute = (name: string, state: ComputeInfo['state'] = 'running'): ComputeInfo => ({
   computeId: name, runnerId: name, runnerName: name, pool: 'linux', controllerId: 't', state, exitCode: null, isOnline: true, createdAtMs: 0,

@@ -40,6 +40,9 @@ export const ERROR_CODES = {
   JP_RUNNER_DOWNLOAD: { retryable: true },
   JP_RUNNER_CONFIG: { retryable: false },
   JP_COMMAND_FAILED: { retryable: false },
+  JP_LEASE_HELD: { retryable: false },
+  JP_LEASE_LOST: { retryable: false },
+  JP_RUNNER_CHANGED: { retryable: true },
   JP_INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;
 

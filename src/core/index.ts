@@ -5,3 +5,4 @@ export * from './names.ts';
 export * from './clock.ts';
 export * from './stats.ts';
 export * from './atomic-file.ts';
+export * from './process-identity.ts';

@@ -36,7 +36,7 @@ describe('jitpool recover', () => {
     const result = await recover(deps, OWNER, REPO, { dryRun: true, print: (step) => printed.push(step) });
     assert.deepEqual(printed.map((s) => s.step), ['routing-off', 'reconcile', 'repair', 'health', 'routing-on']);
     assert.equal(result.isHealthy, false);
-    assert.match(printed[2]!.detail, /would remove 1 ghost registration\(s\), clean up 1 stuck/);
+    assert.match(printed[2]!.detail, /would remove 1 ghost registration\(s\), tear down 1 stuck/);
     assert.equal(printed[4]!.ok, false);
     assert.equal(world.variable(), 'true');
     assert.equal(world.sim.variableHistory(OWNER, REPO, VARIABLE).length, 1);

@@ -34,7 +34,7 @@ export interface RecoverResult {
   problems: string[];
 }
 
-const REPAIRS: ReadonlyArray<Action['kind']> = ['removeGhost', 'cleanup', 'removeOrphanCompute'];
+const REPAIRS: ReadonlyArray<Action['kind']> = ['removeGhost', 'teardown', 'removeOrphanCompute', 'adoptCompute'];
 
 /**
  * One-command recovery (seed 001 §9): routing off first (always safe), reconcile the store,
@@ -123,7 +123,8 @@ function summarize(actions: readonly Action[]): string {
 
 function describeRepairs(actions: readonly Action[]): string {
   const ghosts = actions.filter((a) => a.kind === 'removeGhost').length;
-  const stuck = actions.filter((a) => a.kind === 'cleanup').length;
+  const stuck = actions.filter((a) => a.kind === 'teardown').length;
   const orphans = actions.filter((a) => a.kind === 'removeOrphanCompute').length;
-  return `remove ${ghosts} ghost registration(s), clean up ${stuck} stuck/ended runner(s), remove ${orphans} orphan compute`;
+  const adopted = actions.filter((a) => a.kind === 'adoptCompute').length;
+  return `remove ${ghosts} ghost registration(s), tear down ${stuck} stuck/ended runner(s), remove ${orphans} orphan compute, adopt ${adopted} running runner(s) the store did not know`;
 }

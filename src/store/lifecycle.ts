@@ -13,18 +13,22 @@ export type RunnerState = (typeof RUNNER_STATES)[number];
  * - `requested`: the launch decision is persisted; no registration or compute exists yet.
  * - `provisioning`: a JIT registration exists and compute is being (or has been) created.
  * - `idle` / `busy`: online without / with a job.
- * - `stopping`: scale-down decided; deregistration then compute removal are in progress.
+ * - `stopping`: a teardown was decided while the compute may still run (scale-down, boot
+ *   timeout, job timeout, a vanished pool); the registration is deleted first, then the compute.
+ *   The row's `teardown` says where it ends.
  * - `finished`: the job ended or the compute exited; compute is being cleaned up.
  * - `removed`: compute and registration are gone (terminal).
- * - `failed` / `lost`: boot timeout or provider error / compute vanished; cleanup follows, then `removed`.
+ * - `failed` / `lost`: a failed launch or boot / compute vanished; cleanup follows, then `removed`.
  */
 export const RUNNER_TRANSITIONS: Record<RunnerState, readonly RunnerState[]> = {
   requested: ['provisioning', 'failed', 'removed'],
   // A job can start before we ever see the runner idle (the runner took a queued job at once).
-  provisioning: ['idle', 'busy', 'finished', 'failed', 'lost', 'stopping'],
+  provisioning: ['idle', 'busy', 'stopping', 'finished', 'failed', 'lost'],
   idle: ['busy', 'stopping', 'finished', 'failed', 'lost'],
-  busy: ['finished', 'failed', 'lost'],
-  // GitHub refuses to delete a busy runner (422): the runner took a job while we decided to stop it.
+  // `stopping` from busy: the job timeout, or a job that completed while its runner did not exit.
+  busy: ['stopping', 'finished', 'failed', 'lost'],
+  // GitHub refuses to delete a busy runner (422): whatever the teardown was for, the runner took
+  // a job (or had one all along) and is busy. Reporting busy always wins over a boot timeout.
   stopping: ['removed', 'busy', 'failed', 'lost', 'finished'],
   finished: ['removed', 'failed', 'lost'],
   failed: ['removed'],

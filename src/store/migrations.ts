@@ -155,6 +155,27 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 5,
+    name: 'one writer: the store lease; runner row versions and teardown intent',
+    sql: `
+      ALTER TABLE runners ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runners ADD COLUMN teardown_outcome TEXT;
+      ALTER TABLE runners ADD COLUMN teardown_force INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        start_ticks TEXT,
+        admin_url TEXT,
+        epoch INTEGER NOT NULL,
+        acquired_at_ms INTEGER NOT NULL,
+        heartbeat_at_ms INTEGER NOT NULL,
+        ttl_ms INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's `user_version`; returns the resulting version. */

@@ -1,5 +1,5 @@
 import type { JobState, RunnerState } from './lifecycle.ts';
-import type { JobRecord, RunnerRecord, StateCount, TransitionRecord } from './types.ts';
+import type { JobRecord, RunnerRecord, StateCount, TeardownOutcome, TransitionRecord } from './types.ts';
 
 /** A row as node:sqlite returns it. */
 export type Row = Record<string, string | number | null>;
@@ -20,6 +20,8 @@ export function toRunner(row: Row): RunnerRecord {
     exitCode: row.exit_code === null ? null : Number(row.exit_code),
     lastError: row.last_error === null ? null : String(row.last_error),
     outputTail: row.output_tail === null ? null : String(row.output_tail),
+    version: Number(row.version ?? 0),
+    teardown: row.teardown_outcome === null || row.teardown_outcome === undefined ? null : { outcome: row.teardown_outcome as TeardownOutcome, isForced: Number(row.teardown_force) === 1 },
   };
 }
 

@@ -38,7 +38,7 @@ describe('Store', () => {
     assert.throws(() => store.updateRunner('a1', { state: 'requested' }, 'test'), { code: 'JP_STORE_TRANSITION' });
     store.updateRunner('a1', { state: 'idle' }, 'test');
     store.updateRunner('a1', { state: 'busy' }, 'test');
-    assert.throws(() => store.updateRunner('a1', { state: 'stopping' }, 'test'), { code: 'JP_STORE_TRANSITION' }, 'a busy runner is never scaled down');
+    assert.throws(() => store.updateRunner('a1', { state: 'idle' }, 'test'), { code: 'JP_STORE_TRANSITION' }, 'a busy runner never goes back to idle');
     store.updateRunner('a1', { state: 'finished' }, 'test');
     store.updateRunner('a1', { state: 'removed' }, 'test');
     const states = store.listTransitions({ entityId: 'a1' }).map((t) => t.toState);

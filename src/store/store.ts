@@ -4,14 +4,27 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { JitpoolError, systemClock, type Clock } from '../core/index.ts';
 import { canTransitionJob, canTransitionRunner, type JobState, type RunnerState } from './lifecycle.ts';
 import { GuardRecords } from './guard-records.ts';
+import { StoreLease } from './lease.ts';
 import { migrate } from './migrations.ts';
 import type { JobRecord, PoolOverride, RunnerRecord, StateCount, TransitionRecord } from './types.ts';
 import { toJob, toRunner, toStateCount, toTransition, type Row } from './rows.ts';
 
 /** Fields of a runner the controller may change besides its state. */
-export type RunnerPatch = Partial<Pick<RunnerRecord, 'githubRunnerId' | 'computeId' | 'jobId' | 'exitCode' | 'lastError' | 'outputTail'>> & {
+export type RunnerPatch = Partial<Pick<RunnerRecord, 'githubRunnerId' | 'computeId' | 'jobId' | 'exitCode' | 'lastError' | 'outputTail' | 'teardown'>> & {
   state?: RunnerState;
 };
+
+/** A runner found running (its compute exists) that the store does not know: re-created by {@link Store.adoptRunner}. */
+export interface AdoptedRunner {
+  id: string;
+  name: string;
+  pool: string;
+  labels: string[];
+  state: 'provisioning' | 'idle' | 'busy';
+  computeId: string;
+  githubRunnerId: number | null;
+  createdAtMs: number;
+}
 
 /** A job as an event (webhook or poll) describes it. */
 export interface JobObservation {
@@ -50,11 +63,21 @@ export class Store {
   readonly #statements = new Map<string, StatementSync>();
   /** Route audits, incidents, canary stages and guard marks (same database). */
   readonly guard: GuardRecords;
+  /** The one-writer lease (see lease.ts). */
+  readonly lease: StoreLease;
+  /** The lease epoch this process writes runners under (null: it holds no lease). */
+  #fence: number | null = null;
 
   private constructor(db: DatabaseSync, clock: Clock) {
     this.#db = db;
     this.#clock = clock;
     this.guard = new GuardRecords(db, clock);
+    this.lease = new StoreLease(db, clock, (fn) => this.transaction(fn));
+  }
+
+  /** Makes every runner write of this process carry lease epoch `epoch` (fencing); null stops it. */
+  fence(epoch: number | null): void {
+    this.#fence = epoch;
   }
 
   /** Opens (creating if needed) the database at `path` (`:memory:` for tests) and migrates it. */
@@ -97,6 +120,7 @@ export class Store {
   insertRunner(runner: { id: string; name: string; pool: string; labels: string[] }, actor: string, reason?: string): RunnerRecord {
     const now = this.#clock.now();
     return this.transaction(() => {
+      this.lease.assertWriter(this.#fence);
       this.#stmt(
         `INSERT INTO runners (id, name, pool, state, labels, created_at_ms, updated_at_ms, state_since_ms)
          VALUES (?, ?, ?, 'requested', ?, ?, ?, ?)`,
@@ -106,9 +130,28 @@ export class Store {
     });
   }
 
+  /**
+   * Re-creates the row of a runner whose compute exists but whose row does not (a wiped or
+   * restored store, a second instance's runner): in the state GitHub reports, with its compute's
+   * creation time, so the usual rules (boot timeout, scale-down, deregistration first) apply.
+   */
+  adoptRunner(runner: AdoptedRunner, actor: string, reason: string): RunnerRecord {
+    const now = this.#clock.now();
+    return this.transaction(() => {
+      this.lease.assertWriter(this.#fence);
+      this.#stmt(
+        `INSERT INTO runners (id, name, pool, state, labels, github_runner_id, compute_id, created_at_ms, updated_at_ms, state_since_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(runner.id, runner.name, runner.pool, runner.state, JSON.stringify(runner.labels), runner.githubRunnerId, runner.computeId, runner.createdAtMs, now, runner.createdAtMs);
+      this.#appendTransition('runner', runner.id, null, runner.state, actor, reason, now);
+      return this.getRunner(runner.id);
+    });
+  }
+
   /** Applies `patch` to a runner; a state change is checked against the lifecycle and logged. */
   updateRunner(id: string, patch: RunnerPatch, actor: string, reason?: string): RunnerRecord {
     return this.transaction(() => {
+      this.lease.assertWriter(this.#fence);
       const current = this.getRunner(id);
       const now = this.#clock.now();
       const nextState = patch.state ?? current.state;
@@ -117,14 +160,14 @@ export class Store {
           details: { runnerId: id, from: current.state, to: nextState },
         });
       }
-      const merged: RunnerRecord = { ...current, ...patch, state: nextState, updatedAtMs: now };
+      const merged: RunnerRecord = { ...current, ...patch, state: nextState, updatedAtMs: now, version: current.version + 1 };
       if (nextState !== current.state) merged.stateSinceMs = now;
       this.#stmt(
         `UPDATE runners SET state = ?, github_runner_id = ?, compute_id = ?, job_id = ?, exit_code = ?, last_error = ?,
-           output_tail = ?, updated_at_ms = ?, state_since_ms = ? WHERE id = ?`,
+           output_tail = ?, updated_at_ms = ?, state_since_ms = ?, version = ?, teardown_outcome = ?, teardown_force = ? WHERE id = ?`,
       ).run(
         merged.state, merged.githubRunnerId, merged.computeId, merged.jobId, merged.exitCode, merged.lastError,
-        merged.outputTail, merged.updatedAtMs, merged.stateSinceMs, id,
+        merged.outputTail, merged.updatedAtMs, merged.stateSinceMs, merged.version, merged.teardown?.outcome ?? null, merged.teardown?.isForced ? 1 : 0, id,
       );
       if (nextState !== current.state) this.#appendTransition('runner', id, current.state, nextState, actor, reason ?? null, now);
       return merged;

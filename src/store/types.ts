@@ -21,6 +21,34 @@ export interface RunnerRecord {
   lastError: string | null;
   /** The last lines of the runner's output, kept when its compute ends. */
   outputTail: string | null;
+  /**
+   * Incremented by every update. An action carries the version its plan saw and is skipped when
+   * the row changed since (no decision from a view older than the row it judges).
+   */
+  version: number;
+  /** Set when a teardown was decided (state `stopping`): where the runner ends once torn down, and whether a busy runner may be destroyed (job timeout). */
+  teardown: { outcome: TeardownOutcome; isForced: boolean } | null;
+}
+
+/** Where a teardown ends: `removed` for a scale-down, else the state recorded before removal. */
+export type TeardownOutcome = 'removed' | 'finished' | 'failed' | 'lost';
+
+/** The store lease: the one process that acts on this store (the daemon, or a one-shot command). */
+export interface LeaseRecord {
+  /** What holds it, e.g. `jitpool up` or `jitpool recover`. */
+  holder: string;
+  pid: number;
+  host: string;
+  /** Kernel start time of the holder process (/proc/PID/stat field 22), against pid reuse. */
+  startTicks: string | null;
+  /** Where the holder serves its admin API (null: it serves none). */
+  adminUrl: string | null;
+  /** Incremented by every acquisition; writes of the holder carry it (fencing). */
+  epoch: number;
+  acquiredAtMs: number;
+  heartbeatAtMs: number;
+  /** The lease is stale once `heartbeatAtMs + ttlMs` has passed. */
+  ttlMs: number;
 }
 
 /** A workflow job as the store knows it. */

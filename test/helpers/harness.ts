@@ -22,6 +22,11 @@ export interface HarnessOptions {
   simOptions?: Parameters<typeof startSimulator>[0];
   /** Extra environment for the runtime (secrets named in `config`). */
   env?: Record<string, string>;
+  /**
+   * The provider reports a runner online once it prints "Listening for Jobs" (default true);
+   * false models a provider that cannot tell (or forgot after a restart), so only GitHub can.
+   */
+  reportsOnline?: boolean;
 }
 
 /** A simulator, a runtime on the in-memory provider whose compute runs fake runners in-process, and cleanup. */
@@ -34,6 +39,12 @@ export interface Harness {
   apiToken: string;
   /** Compute deletions in order, with the time they happened. */
   deletions: Array<{ computeId: string; atMs: number }>;
+  /**
+   * Stops the runtime (its runners keep running, as they would on a real host) and starts a new
+   * one on the same state dir, provider and simulator; `wipeStore` deletes the database first
+   * (a lost or wiped state dir).
+   */
+  restart(options?: { wipeStore?: boolean }): Promise<Runtime>;
   close(): Promise<void>;
 }
 
@@ -63,7 +74,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         workDir: join(stateDir, 'work', spec.runnerName),
         signal: abort.signal,
         print: (line) => {
-          if (line.includes('Listening for Jobs')) provider.setOnline(spec.runnerName);
+          if (line.includes('Listening for Jobs') && options.reportsOnline !== false) provider.setOnline(spec.runnerName);
         },
         printError: () => {},
       }).then((code) => {
@@ -86,28 +97,38 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     controller: { reconcileIntervalSeconds: 1, githubSyncIntervalSeconds: 2, ghostMinAgeSeconds: 0, ...extra.controller },
     pools: [{ name: 'linux', scope: { kind: 'org', org: 'acme' }, labels: ['self-hosted', 'linux'], provider: { kind: 'process', command: ['unused'] }, max: 4, idleGraceSeconds: 0, ...options.pool }],
   });
-  const runtime = await startRuntime({
-    config,
-    logger: options.logger ?? silentLogger(),
-    env: { T: `ghp_${randomBytes(12).toString('hex')}`, S: secret, A: apiToken, ...options.env },
-    providers: new Map([['linux', provider]]),
-  });
-  if (options.webhooks !== false) sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
-  return {
+  const env = { T: `ghp_${randomBytes(12).toString('hex')}`, S: secret, A: apiToken, ...options.env };
+  const start = async () => {
+    const started = await startRuntime({ config, logger: options.logger ?? silentLogger(), env, providers: new Map([['linux', provider]]) });
+    if (options.webhooks !== false) sim.setWebhookTarget({ url: `${started.url}/webhook`, secret });
+    return started;
+  };
+  let runtime = await start();
+  const harness: Harness = {
     sim,
     runtime,
     provider,
     stateDir,
     apiToken,
     deletions,
-    async close() {
-      await runtime.controller.drain(10_000).catch(() => 0);
+    async restart(restartOptions = {}) {
       await runtime.stop(5000);
+      if (restartOptions.wipeStore) {
+        for (const suffix of ['', '-wal', '-shm']) rmSync(join(stateDir, `jitpool.sqlite${suffix}`), { force: true });
+      }
+      runtime = await start();
+      harness.runtime = runtime;
+      return runtime;
+    },
+    async close() {
+      await harness.runtime.controller.drain(10_000).catch(() => 0);
+      await harness.runtime.stop(5000);
       for (const abort of aborts.values()) abort.abort();
       await sim.close();
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+  return harness;
 }
 
 /** Polls `predicate` every 50 ms until it holds; throws with `what` after `timeoutMs`. */
