@@ -15,4 +15,10 @@ export interface ApiContext {
   controllerId: string;
   /** The reconcile timer (seed 004's "poll interval"). */
   reconcileIntervalSeconds: number;
+  /**
+   * Runs one of the commands an operator's CLI hands to the running daemon (the one writer):
+   * `reconcile`, `recover`, `cleanup`, … Throws `JP_API_NOT_FOUND` for an unknown name and
+   * `JP_INPUT_INVALID` for bad input. Absent: this server takes no commands.
+   */
+  runCommand?: (name: string, input: unknown) => Promise<unknown>;
 }

@@ -10,6 +10,7 @@ import { dashboardRoutes } from './dashboard-routes.ts';
 import { eventRoutes } from './event-routes.ts';
 import { healthRoutes, statusRoutes } from './health-routes.ts';
 import { sendError, toErrorResponse } from './http-errors.ts';
+import { commandRoutes } from './command-routes.ts';
 import { jobRoutes } from './job-routes.ts';
 import { poolRoutes } from './pool-routes.ts';
 import { runnerRoutes } from './runner-routes.ts';
@@ -71,7 +72,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     if (status >= 500) log.error({ method: request.method, path: pathOf(request), err: (err as Error).message }, 'request failed');
     return sendError(reply, err);
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ ok: false, code: 'JP_STORE_NOT_FOUND', message: `no route ${request.method} ${pathOf(request)}` }));
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ ok: false, code: 'JP_API_NOT_FOUND', message: `no route ${request.method} ${pathOf(request)}` }));
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   if (serveAdmin) {
@@ -107,6 +108,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     await app.register(poolRoutes, context);
     await app.register(jobRoutes, context);
     await app.register(eventRoutes, context);
+    await app.register(commandRoutes, context);
     await app.register(async (scope) => {
       scope.get('/metrics', {
         config: { quiet: true },

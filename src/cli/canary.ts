@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CanaryStatus } from '../guard/index.ts';
-import { handled, output, withRepoOptions, withRuntime, type RepoCommandOptions } from './guard-context.ts';
+import { handled, output, withActingRuntime, withRepoOptions, withRuntime, type RepoCommandInput, type RepoCommandOptions } from './guard-context.ts';
+import type { Runtime } from './runtime.ts';
 
 function describe(status: CanaryStatus): string[] {
   return [
@@ -8,6 +9,14 @@ function describe(status: CanaryStatus): string[] {
     `trusted PRs this stage: ${status.used}/${status.budget ?? 'all'}${status.isHolding ? ' — HOLDING until `jitpool canary advance`' : ''}`,
     `stage started ${status.stageStartedAt}`,
   ];
+}
+
+/** `jitpool canary advance` on a runtime that holds the store lease (this process's, or the daemon's). */
+export async function advanceCanary(runtime: Runtime, input: RepoCommandInput) {
+  const { owner, repo, dryRun } = input;
+  const check = await runtime.guard.check(owner, repo, { dryRun: true });
+  if (check.triggers.length > 0 && !input.force) return { advanced: false, triggers: check.triggers, status: runtime.guard.canary.status(owner, repo) };
+  return { advanced: !dryRun, triggers: check.triggers, status: await runtime.guard.advanceCanary(owner, repo, { dryRun }) };
 }
 
 /** Registers `jitpool canary status` and `jitpool canary advance`. */
@@ -24,11 +33,7 @@ export function registerCanaryCommand(program: Command): void {
       .option('--dry-run', 'show the current stage, change nothing')
       .option('--force', 'advance even when a rollback trigger holds'),
   ).action(handled(async (opts: RepoCommandOptions & { force?: boolean }) => {
-    const result = await withRuntime(opts, async (runtime, { owner, repo }) => {
-      const check = await runtime.guard.check(owner, repo, { dryRun: true });
-      if (check.triggers.length > 0 && !opts.force) return { advanced: false, triggers: check.triggers, status: runtime.guard.canary.status(owner, repo) };
-      return { advanced: !opts.dryRun, triggers: check.triggers, status: await runtime.guard.advanceCanary(owner, repo, { dryRun: opts.dryRun }) };
-    });
+    const result = await withActingRuntime(opts, 'canary-advance', advanceCanary);
     output(opts, result, () => [
       ...(result.triggers.length > 0 && !result.advanced ? result.triggers.map((t) => `not advancing: TRIGGER ${t.code}: ${t.summary}`) : []),
       ...describe(result.status),

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { controllerLabel, describeError, isJitpoolError, JitpoolError } from '../core/index.ts';
 import { describeScope, type GitHubScope } from '../github/index.ts';
 import type { ComputeInfo, Provider } from '../providers/index.ts';
-import { configOption, openCommandRuntime, runCommand } from './command-context.ts';
+import { runActing } from './acting.ts';
+import { configOption, runCommand } from './command-context.ts';
 import type { Runtime } from './runtime.ts';
 
 /** What `cleanup` removes: offline registrations without compute (seed 004's cleanup-github-runners), or everything (cleanup-all-containers). */
@@ -76,6 +77,14 @@ export async function executeCleanup(runtime: Runtime, items: readonly CleanupIt
   return { removed, failed };
 }
 
+/** `jitpool cleanup` on a runtime that holds the store lease (this process's, or the daemon's). */
+export async function runCleanup(runtime: Runtime, input: { mode: CleanupMode; dryRun: boolean }): Promise<CleanupReport> {
+  const items = await planCleanup(runtime, input.mode);
+  const planned = items.map((item) => (item.kind === 'registration' ? { ...item, scope: describeScope(item.scope) } : item));
+  const result = input.dryRun || items.length === 0 ? { removed: 0, failed: [] } : await executeCleanup(runtime, items);
+  return { mode: input.mode, dryRun: input.dryRun, planned, ...result };
+}
+
 async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) throw new JitpoolError('JP_INPUT_INVALID', 'refusing to clean up without confirmation: stdin is not a terminal; pass --yes (or --dry-run to look first)');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -98,8 +107,9 @@ export function registerCleanupCommand(program: Command): void {
     .option('--dry-run', 'list what would be removed, remove nothing')
     .option('--json', 'print the report as one JSON object')
     .addHelpText('after', `
-Only things carrying this controller's label (jitpool-<controllerId>) are touched. Stop
-\`jitpool up\` before --all, or it relaunches warm runners at once.
+Only things carrying this controller's label (jitpool-<controllerId>) are touched. While
+\`jitpool up\` runs on the same store the cleanup runs inside it (through its admin API); stop it
+before --all, or it relaunches warm runners at once.
 
 Exit status: 0 done (or nothing to do), 1 some items could not be removed, 2 error or not confirmed.
 
@@ -110,26 +120,20 @@ Examples:
       await runCommand(Boolean(opts.json), async () => {
         if (Boolean(opts.offlineRegistrations) === Boolean(opts.all)) throw new JitpoolError('JP_INPUT_INVALID', 'pass exactly one of --offline-registrations and --all');
         const mode: CleanupMode = opts.all ? 'all' : 'offline-registrations';
-        const runtime = await openCommandRuntime(opts.config);
-        try {
-          const items = await planCleanup(runtime, mode);
-          const planned = items.map((item) => (item.kind === 'registration' ? { ...item, scope: describeScope(item.scope) } : item));
-          if (!opts.json) for (const item of planned) process.stdout.write(`${opts.dryRun ? 'would remove' : 'remove'} ${item.kind} ${item.name}\n`);
-          let result = { removed: 0, failed: [] as CleanupReport['failed'] };
-          if (!opts.dryRun && items.length > 0) {
-            if (!opts.yes && !(await confirm(`Remove ${items.length} item(s) (${mode})?`))) throw new JitpoolError('JP_INPUT_INVALID', 'not confirmed; nothing removed');
-            result = await executeCleanup(runtime, items);
-          }
-          const report: CleanupReport = { mode, dryRun: Boolean(opts.dryRun), planned, ...result };
-          if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-          else {
-            for (const failure of report.failed) process.stdout.write(`failed ${failure.kind} ${failure.name}: ${failure.error}\n`);
-            process.stdout.write(items.length === 0 ? 'nothing to clean up\n' : opts.dryRun ? `dry run: ${items.length} item(s) would be removed\n` : `removed ${report.removed} of ${items.length}\n`);
-          }
-          return report.failed.length === 0 ? 0 : 1;
-        } finally {
-          await runtime.stop(10_000);
+        const cleanup = (dryRun: boolean) => runActing(opts.config, { name: 'cleanup', input: { mode, dryRun }, run: runCleanup });
+        let report = await cleanup(true);
+        if (!opts.json) for (const item of report.planned) process.stdout.write(`${opts.dryRun ? 'would remove' : 'remove'} ${item.kind} ${item.name}\n`);
+        if (!opts.dryRun && report.planned.length > 0) {
+          if (!opts.yes && !(await confirm(`Remove ${report.planned.length} item(s) (${mode})?`))) throw new JitpoolError('JP_INPUT_INVALID', 'not confirmed; nothing removed');
+          report = await cleanup(false);
         }
+        if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+        else {
+          for (const failure of report.failed) process.stdout.write(`failed ${failure.kind} ${failure.name}: ${failure.error}\n`);
+          const count = report.planned.length;
+          process.stdout.write(count === 0 ? 'nothing to clean up\n' : opts.dryRun ? `dry run: ${count} item(s) would be removed\n` : `removed ${report.removed} of ${count}\n`);
+        }
+        return report.failed.length === 0 ? 0 : 1;
       });
     });
 }

@@ -1,10 +1,12 @@
 import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
-import { diagnose, repair } from '../controller/index.ts';
+import { diagnose, repair, type DoctorDeps, type DoctorReport, type RepairResult } from '../controller/index.ts';
 import { createLogger } from '../core/index.ts';
 import { Store } from '../store/index.ts';
-import { buildPools, githubClientOf, sqlitePathOf } from './runtime.ts';
+import { runActing } from './acting.ts';
+import { runCommand } from './command-context.ts';
+import { buildPools, githubClientOf, sqlitePathOf, type Runtime } from './runtime.ts';
 
 /** Registers `jitpool doctor` (seed 000's runner doctor). */
 export function registerDoctorCommand(program: Command): void {
@@ -18,22 +20,16 @@ export function registerDoctorCommand(program: Command): void {
     .option('--cleanup-dirs', 'remove stale work directories older than --min-age-mins')
     .option('--min-age-mins <n>', 'minimum age before anything is removed', (v) => nonNegativeInt(v, '--min-age-mins'), 60)
     .option('--json', 'print one JSON object')
-    .action(async (opts: { config: string; cleanupOffline?: boolean; cleanupDirs?: boolean; minAgeMins: number; json?: boolean }) => {
-      const config = loadConfig(opts.config);
-      const logger = createLogger({ level: 'warn', destination: pino.destination({ fd: 2 }) });
-      const store = Store.open(sqlitePathOf(config));
-      try {
-        const deps = {
-          controllerId: config.controllerId,
-          store,
-          github: githubClientOf(config, logger, process.env),
-          pools: buildPools(config, logger),
-          nowMs: Date.now(),
-        };
-        const report = await diagnose(deps, opts.minAgeMins * 60_000);
-        const repaired = opts.cleanupOffline || opts.cleanupDirs
-          ? await repair(deps, report, { cleanupOffline: Boolean(opts.cleanupOffline), cleanupDirs: Boolean(opts.cleanupDirs) })
-          : null;
+    .option('--force', 'with a cleanup flag: take the store over from a process that stopped heartbeating (never from a live one)')
+    .addHelpText('after', `
+With --cleanup-offline or --cleanup-dirs while \`jitpool up\` runs on the same store, the repair
+runs inside it (through its admin API, with JITPOOL_API_TOKEN): one process acts on a store at a time.`)
+    .action(async (opts: { config: string; cleanupOffline?: boolean; cleanupDirs?: boolean; minAgeMins: number; json?: boolean; force?: boolean }) => {
+      await runCommand(Boolean(opts.json), async () => {
+        const input: DoctorInput = { minAgeMins: opts.minAgeMins, cleanupOffline: Boolean(opts.cleanupOffline), cleanupDirs: Boolean(opts.cleanupDirs) };
+        const { report, repaired } = input.cleanupOffline || input.cleanupDirs
+          ? await runActing(opts.config, { name: 'doctor-repair', input, run: (runtime, i) => runDoctor(doctorDeps(runtime), i), force: opts.force })
+          : await diagnoseOnly(opts.config, input);
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ ...report, repaired })}\n`);
         } else {
@@ -47,11 +43,46 @@ export function registerDoctorCommand(program: Command): void {
           }
         }
         const problems = report.errors.length + (repaired?.errors.length ?? 0);
-        process.exitCode = problems > 0 ? 2 : 0;
-      } finally {
-        store.close();
-      }
+        return problems > 0 ? 2 : 0;
+      });
     });
+}
+
+/** What `jitpool doctor` is asked to do. */
+export interface DoctorInput {
+  minAgeMins: number;
+  cleanupOffline: boolean;
+  cleanupDirs: boolean;
+}
+
+/** The doctor's findings and, when asked, what it repaired. */
+export interface DoctorResult {
+  report: DoctorReport;
+  repaired: RepairResult | null;
+}
+
+/** The doctor's view of a runtime's store, GitHub and pools. */
+export function doctorDeps(runtime: Runtime): DoctorDeps {
+  return { controllerId: runtime.config.controllerId, store: runtime.store, github: runtime.github, pools: [...runtime.controller.pools.values()], nowMs: Date.now() };
+}
+
+/** Diagnoses, and repairs what `input` asks for (on a runtime holding the store lease when it repairs). */
+export async function runDoctor(deps: DoctorDeps, input: DoctorInput): Promise<DoctorResult> {
+  const report = await diagnose(deps, input.minAgeMins * 60_000);
+  const repaired = input.cleanupOffline || input.cleanupDirs ? await repair(deps, report, { cleanupOffline: input.cleanupOffline, cleanupDirs: input.cleanupDirs }) : null;
+  return { report, repaired };
+}
+
+/** A read-only diagnosis: no lease, nothing changed. */
+async function diagnoseOnly(configFile: string, input: DoctorInput): Promise<DoctorResult> {
+  const config = loadConfig(configFile);
+  const logger = createLogger({ level: 'warn', destination: pino.destination({ fd: 2 }) });
+  const store = Store.open(sqlitePathOf(config));
+  try {
+    return await runDoctor({ controllerId: config.controllerId, store, github: githubClientOf(config, logger, process.env), pools: buildPools(config, logger), nowMs: Date.now() }, input);
+  } finally {
+    store.close();
+  }
 }
 
 function printReport(report: Awaited<ReturnType<typeof diagnose>>, minAgeMins: number): void {

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.ts';
 import { createLogger, describeError, isSafeOwner, isSafeRepo, JitpoolError } from '../core/index.ts';
+import { runActing, type Via } from './acting.ts';
 import { startRuntime, type Runtime } from './runtime.ts';
 
 /** Options every guard-family command takes. */
@@ -34,7 +35,30 @@ export function targetRepository(config: Config, opts: RepoCommandOptions): { ow
   throw new JitpoolError('JP_INPUT_INVALID', '--owner and --repo are required (or configure exactly one entry in guard.repositories)');
 }
 
-/** Starts a runtime without HTTP server and loop (store, GitHub client, controller, guard), runs `fn`, and stops it. */
+/** What an acting guard-family command is given: the repository and the flags. */
+export interface RepoCommandInput {
+  owner: string;
+  repo: string;
+  dryRun: boolean;
+  force?: boolean;
+}
+
+/**
+ * Runs an acting guard-family command (`recover`, `guard`, `guard restore`, `canary advance`)
+ * under the one-writer rule: in the running daemon when there is one, else here with the lease.
+ */
+export async function withActingRuntime<R extends object>(
+  opts: RepoCommandOptions & { force?: boolean },
+  name: string,
+  run: (runtime: Runtime, input: RepoCommandInput) => Promise<R>,
+  options: { takeOverStaleLease?: boolean } = {},
+): Promise<R & { via: Via }> {
+  const target = targetRepository(loadConfig(opts.config), opts);
+  const input: RepoCommandInput = { ...target, dryRun: Boolean(opts.dryRun), ...(opts.force === undefined ? {} : { force: opts.force }) };
+  return runActing(opts.config, { name, input, run, logLevel: 'warn', force: options.takeOverStaleLease });
+}
+
+/** Starts a runtime without HTTP server and loop (store, GitHub client, controller, guard), runs `fn`, and stops it. Read-only: it takes no store lease. */
 export async function withRuntime<T>(opts: RepoCommandOptions, fn: (runtime: Runtime, target: { owner: string; repo: string }) => Promise<T>): Promise<T> {
   const config = loadConfig(opts.config);
   const target = targetRepository(config, opts);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { handled, output, withRepoOptions, withRuntime, type RepoCommandOptions } from './guard-context.ts';
+import { handled, output, withActingRuntime, withRepoOptions, type RepoCommandOptions } from './guard-context.ts';
 
 /** Registers `jitpool guard` (one check, rolling back when a trigger holds) and `jitpool guard restore`. */
 export function registerGuardCommand(program: Command): void {
@@ -11,7 +11,7 @@ export function registerGuardCommand(program: Command): void {
       // Options after `restore` belong to `restore`, not to `guard`.
       .enablePositionalOptions(),
   ).action(handled(async (opts: RepoCommandOptions) => {
-    const report = await withRuntime(opts, (runtime, { owner, repo }) => runtime.guard.check(owner, repo, { dryRun: opts.dryRun }));
+    const report = await withActingRuntime(opts, 'guard-check', (runtime, input) => runtime.guard.check(input.owner, input.repo, { dryRun: input.dryRun }));
     output(opts, report, () => [
       `${report.owner}/${report.repo}: ${report.variable.name}=${report.variable.value ?? '(unset)'}`,
       `trusted runs ${report.figures.trustedRuns} (boot-failed ${report.figures.bootFailedRuns}, waiting ${report.figures.pendingRuns}), p95 queue wait ${report.figures.p95QueueWaitSeconds} s, mismatches ${report.figures.mismatches}, offline runners ${report.figures.offlineRunners}`,
@@ -28,7 +28,7 @@ export function registerGuardCommand(program: Command): void {
       .description('Set the routing variable back to true after an incident (starts a fresh evidence window).')
       .option('--dry-run', 'say what would change, change nothing'),
   ).action(handled(async (opts: RepoCommandOptions) => {
-    const result = await withRuntime(opts, (runtime, { owner, repo }) => runtime.guard.restore(owner, repo, { dryRun: opts.dryRun }));
+    const result = await withActingRuntime(opts, 'guard-restore', (runtime, input) => runtime.guard.restore(input.owner, input.repo, { dryRun: input.dryRun }));
     output(opts, result, () => [`${result.action}: ${result.variable}=true`]);
   }));
 }

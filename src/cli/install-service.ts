@@ -63,6 +63,9 @@ Type=simple
 ${user}EnvironmentFile=-${options.environmentFile}
 ExecStart=${exec('up', '-c', options.configFile)}
 # SIGTERM stops the loop; busy runners keep running and are found again at the next start.
+# KillMode=process: on stop, restart or a crash, systemd signals only jitpool itself, never the
+# runners in this unit's cgroup (the default, control-group, would kill every running job).
+KillMode=process
 KillSignal=SIGTERM
 TimeoutStopSec=60
 Restart=always

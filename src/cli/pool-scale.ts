@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfig, type Config } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
 import { resolvePoolScale } from '../controller/index.ts';
 import { JitpoolError, systemClock } from '../core/index.ts';
-import { Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
+import { runActingOnStore } from './acting.ts';
 import { configOption, nonNegativeInt, runCommand } from './command-context.ts';
-import { sqlitePathOf } from './runtime.ts';
 
 /** What `jitpool pool scale --json` prints (and `--status-out` writes). */
 export interface PoolScaleStatus {
@@ -66,6 +66,12 @@ export function scalePool(config: Config, store: Store, options: ScalePoolOption
   };
 }
 
+/** `jitpool pool scale` on a store whose lease this process holds (its own, or the daemon's): the sizing and the pool's inventory. */
+export function scalePoolCommand(scope: { config: Config; store: Store }, input: ScalePoolOptions): PoolScaleStatus & { inventory: PoolInventory } {
+  const status = scalePool(scope.config, scope.store, input);
+  return { ...status, inventory: poolInventory(scope.store, status.pool) };
+}
+
 /** The pool's runners as the store knows them (live ones). */
 export function poolInventory(store: Store, pool: string, nowMs = systemClock.now()): PoolInventory {
   const runners = store.listLiveRunners(pool);
@@ -106,21 +112,17 @@ Examples (seed 001 §9.1: keep floor 1, allow up to 4, scale now to 4):
       --inventory-out /tmp/runner-pool-inventory.json --status-out /tmp/runner-pool-status.json`)
     .action(async (name: string, opts: { config: string; min?: number; max?: number; target?: number; inventoryOut?: string; statusOut?: string; dryRun?: boolean; json?: boolean }) => {
       await runCommand(Boolean(opts.json), async () => {
-        const config = loadConfig(opts.config);
-        const store = Store.open(sqlitePathOf(config));
-        try {
-          const status = scalePool(config, store, { pool: name, min: opts.min, max: opts.max, target: opts.target, dryRun: Boolean(opts.dryRun) });
-          if (opts.statusOut) writeFileSync(opts.statusOut, `${JSON.stringify(status, null, 2)}\n`);
-          if (opts.inventoryOut) writeFileSync(opts.inventoryOut, `${JSON.stringify(poolInventory(store, status.pool), null, 2)}\n`);
-          if (opts.json) process.stdout.write(`${JSON.stringify(status)}\n`);
-          else {
-            const clamped = status.isClamped ? ` (requested ${status.requestedTarget}, clamped to [${status.min}, ${status.max}])` : '';
-            process.stdout.write(`${status.pool}: min ${status.min}, max ${status.max}, target ${status.target}${clamped}; ${status.dryRun ? 'dry run: nothing saved' : 'applied at the next reconcile'}\n`);
-          }
-          return 0;
-        } finally {
-          store.close();
+        const input: ScalePoolOptions = { pool: name, min: opts.min, max: opts.max, target: opts.target, dryRun: Boolean(opts.dryRun) };
+        const { inventory, via, ...status } = await runActingOnStore(opts.config, { name: 'pool-scale', input, run: scalePoolCommand });
+        if (opts.statusOut) writeFileSync(opts.statusOut, `${JSON.stringify(status, null, 2)}\n`);
+        if (opts.inventoryOut) writeFileSync(opts.inventoryOut, `${JSON.stringify(inventory, null, 2)}\n`);
+        if (opts.json) process.stdout.write(`${JSON.stringify(status)}\n`);
+        else {
+          const clamped = status.isClamped ? ` (requested ${status.requestedTarget}, clamped to [${status.min}, ${status.max}])` : '';
+          const applied = status.dryRun ? 'dry run: nothing saved' : via === 'daemon' ? 'the running daemon applies it at its next reconcile' : 'applied at the next reconcile';
+          process.stdout.write(`${status.pool}: min ${status.min}, max ${status.max}, target ${status.target}${clamped}; ${applied}\n`);
         }
+        return 0;
       });
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Action, ReconcileResult } from '../controller/index.ts';
-import { configOption, openCommandRuntime, runCommand } from './command-context.ts';
+import { runActing } from './acting.ts';
+import { configOption, runCommand } from './command-context.ts';
 import type { Runtime } from './runtime.ts';
 
 /** What `jitpool reconcile --once --json` prints. */
@@ -17,6 +18,7 @@ export interface ReconcileOnceReport {
  * (unless `dryRun`) act and wait for the actions to settle.
  */
 export async function reconcileOnce(runtime: Runtime, options: { dryRun: boolean; settleTimeoutMs?: number }): Promise<ReconcileOnceReport> {
+  // With the daemon running this pass is one more beside its own loop, with the same in-flight set.
   const result: ReconcileResult = await runtime.controller.reconcileOnce({ syncGitHub: true, dryRun: options.dryRun });
   if (!options.dryRun) {
     let timer: NodeJS.Timeout | undefined;
@@ -37,7 +39,11 @@ export function registerReconcileCommand(program: Command): void {
     .requiredOption('--once', 'one pass, then exit (the only mode; `jitpool up` is the loop)')
     .option('--dry-run', 'plan and print the actions, change nothing')
     .option('--json', 'print the report as one JSON object')
+    .option('--force', 'take the store over from a process that stopped heartbeating (never from a live one)')
     .addHelpText('after', `
+While \`jitpool up\` runs on the same store, the pass runs inside it (through its admin API,
+with JITPOOL_API_TOKEN): one process acts on a store at a time.
+
 Runners launched by a pass keep running after it exits only with providers whose compute
 outlives the process (docker, external, kubernetes); the process provider's runners are its
 children, so prefer \`jitpool up\` with it.
@@ -47,21 +53,17 @@ Exit status: 0 done, 1 GitHub could not be read (no registration repair), 2 erro
 Examples:
   $ jitpool reconcile --once -c /etc/jitpool/jitpool.yaml
   $ jitpool reconcile --once --dry-run --json`)
-    .action(async (opts: { config: string; dryRun?: boolean; json?: boolean }) => {
+    .action(async (opts: { config: string; dryRun?: boolean; json?: boolean; force?: boolean }) => {
       await runCommand(Boolean(opts.json), async () => {
-        const runtime = await openCommandRuntime(opts.config);
-        try {
-          const report = await reconcileOnce(runtime, { dryRun: Boolean(opts.dryRun) });
-          if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-          else {
-            const summary = Object.entries(report.counts).map(([kind, n]) => `${kind} ${n}`).join(', ') || 'nothing to do';
-            process.stdout.write(`${report.dryRun ? 'would do' : 'did'}: ${summary} (${report.durationMs} ms${report.syncedWithGitHub ? '' : ', GitHub not read'})\n`);
-            for (const action of report.actions) process.stdout.write(`  ${describeAction(action)}\n`);
-          }
-          return report.syncedWithGitHub ? 0 : 1;
-        } finally {
-          await runtime.stop(30_000);
+        const report = await runActing(opts.config, { name: 'reconcile', input: { dryRun: Boolean(opts.dryRun) }, run: reconcileOnce, force: opts.force });
+        if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+        else {
+          const summary = Object.entries(report.counts).map(([kind, n]) => `${kind} ${n}`).join(', ') || 'nothing to do';
+          const where = report.via === 'daemon' ? ', inside the running daemon' : '';
+          process.stdout.write(`${report.dryRun ? 'would do' : 'did'}: ${summary} (${report.durationMs} ms${report.syncedWithGitHub ? '' : ', GitHub not read'}${where})\n`);
+          for (const action of report.actions) process.stdout.write(`  ${describeAction(action)}\n`);
         }
+        return report.syncedWithGitHub ? 0 : 1;
       });
     });
 }
@@ -78,7 +80,13 @@ function describeAction(action: Action): string {
       return `re-read job ${action.jobId} (${action.owner}/${action.repo})`;
     case 'markOnline':
       return `mark ${action.runnerId} online`;
-    default:
-      return `${action.kind} ${action.runnerId}: ${action.reason}`;
+    case 'adoptCompute':
+      return `adopt running compute ${action.computeId} (${action.pool}): ${action.reason}`;
+    case 'teardown':
+      return `tear down ${action.runnerId} (${action.outcome}${action.force ? ', forced' : ''}): ${action.reason}`;
+    case 'markBusy':
+      return `mark ${action.runnerId} busy: ${action.reason}`;
+    case 'adopt':
+      return `adopt ${action.runnerId}: ${action.reason}`;
   }
 }

@@ -8,7 +8,7 @@ import { appInstallationToken, createGitHubClient, staticToken, type GitHubApi, 
 import { Guard, RouteAuditor } from '../guard/index.ts';
 import { Poller, WebhookIntake } from '../intake/index.ts';
 import { createProvider, type Provider } from '../providers/index.ts';
-import { Store } from '../store/index.ts';
+import { LeaseKeeper, Store } from '../store/index.ts';
 
 /** Options of {@link startRuntime}. */
 export interface RuntimeOptions {
@@ -29,6 +29,16 @@ export interface RuntimeOptions {
    * loopback address; anything else is refused. Never a config setting.
    */
   demoNoAuthOnLoopback?: boolean;
+  /**
+   * Take the store lease (one writer per store) as `holder`. Default: taken as `jitpool up`
+   * when the reconcile loop runs, not taken otherwise (read-only commands). Throws
+   * `JP_LEASE_HELD` when another process holds it.
+   */
+  lease?: { holder: string; takeOverStale?: boolean } | false;
+  /** Called when the lease is lost to another process (the runtime has stopped acting). */
+  onLeaseLost?: (err: Error) => void;
+  /** The commands the admin API runs for the CLI (`POST /api/v1/commands/:name`), given this runtime. */
+  commands?: (runtime: Runtime) => (name: string, input: unknown) => Promise<unknown>;
 }
 
 /** A running jitpool: store, GitHub client, controller, webhook intake and HTTP server, wired. */
@@ -53,6 +63,8 @@ export interface Runtime {
   url: string | null;
   /** Base URL of the admin API and dashboard (null without a server). */
   adminUrl: string | null;
+  /** The store lease this runtime holds (null: it holds none and changes no runner). */
+  lease: LeaseKeeper | null;
   /** Stops the loop and the server and closes the store; busy runners keep running. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -110,6 +122,23 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const store = Store.open(sqlitePathOf(config), clock);
+  const leaseWanted = options.lease ?? (options.noLoop ? false : { holder: 'jitpool up', takeOverStale: true });
+  let lease: LeaseKeeper | null = null;
+  let runtime: Runtime | null = null;
+  try {
+    lease = leaseWanted
+      ? LeaseKeeper.acquire({
+          store, holder: leaseWanted.holder, takeOverStale: leaseWanted.takeOverStale ?? false, ttlMs: config.controller.leaseTtlSeconds * 1000, logger, clock,
+          onLost: (err) => {
+            void runtime?.controller.stop(5000);
+            options.onLeaseLost?.(err);
+          },
+        })
+      : null;
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const github = options.github ?? githubClientOf(config, logger, env);
   const pools = buildPools(config, logger, options.providers, env);
   const providers = new Map(pools.map((pool) => [pool.name, pool.provider]));
@@ -172,6 +201,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         store, controller, github, metrics, logger, clock,
         controllerId: config.controllerId,
         reconcileIntervalSeconds: config.controller.reconcileIntervalSeconds,
+        runCommand: options.commands ? (name, input) => options.commands!(runtime!)(name, input) : undefined,
       };
       const build = (surface: ApiSurface) =>
         createApiServer({
@@ -198,10 +228,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       await server?.close();
       if (adminServer !== server) await adminServer?.close();
       metrics.close();
+      lease?.release();
       store.close();
       throw err;
     }
   }
+  lease?.setAdminUrl(adminUrl);
   if (!options.noLoop) {
     controller.start();
     poller?.start();
@@ -209,7 +241,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   logger.info({ component: 'runtime', pools: pools.map((p) => p.name), url, adminUrl }, 'jitpool started');
 
-  return {
+  runtime = {
     config,
     store,
     github,
@@ -223,6 +255,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     adminServer,
     url,
     adminUrl,
+    lease,
     async stop(timeoutMs = 30_000) {
       await poller?.stop();
       await guard.stop();
@@ -231,9 +264,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (adminServer !== server) await adminServer?.close();
       metrics.close();
       for (const provider of new Set(providers.values())) await provider.close();
+      lease?.release();
       store.close();
     },
   };
+  return runtime;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);

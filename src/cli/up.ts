@@ -3,7 +3,8 @@ import { loadConfig } from '../config/index.ts';
 import { createLogger, describeError } from '../core/index.ts';
 import { positiveInteger } from './github-options.ts';
 import { addRunnerPackageOptions } from './runner-once.ts';
-import { startRuntime } from './runtime.ts';
+import { adminCommandRunner } from './admin-commands.ts';
+import { startRuntime, type Runtime } from './runtime.ts';
 import { quickConfig, type QuickFlags } from './up-quick.ts';
 
 /** Registers `jitpool up`: the always-on supervisor (the default mode). */
@@ -55,7 +56,21 @@ Examples:
         return;
       }
       const logger = createLogger({ level: config.log.level, pretty: process.stdout.isTTY === true });
-      const runtime = await startRuntime({ config, logger });
+      let runtime: Runtime;
+      try {
+        runtime = await startRuntime({
+          config, logger, commands: adminCommandRunner,
+          onLeaseLost: () => {
+            logger.error({ component: 'runtime' }, 'another process took over the store; exiting without touching the runners');
+            logger.flush();
+            process.exit(1);
+          },
+        });
+      } catch (err) {
+        process.stderr.write(`jitpool up: ${describeError(err)}\n`);
+        process.exitCode = 2;
+        return;
+      }
       const timeoutMs = Math.max(1, Number(opts.shutdownTimeout) || 30) * 1000;
       let stopping = false;
       const shutdown = async (signal: string) => {

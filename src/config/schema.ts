@@ -298,6 +298,12 @@ const controllerSchema = z
     concurrency: z.number().int().positive().max(256).default(8),
     /** A registration with this controller's label but unknown to the store is removed once listed this long. @default 600 */
     ghostMinAgeSeconds: z.number().int().min(0).default(600),
+    /**
+     * The store lease's lifetime without a heartbeat: a holder on another host (or whose process
+     * cannot be checked) is considered gone after this long. A holder on this host whose process
+     * exited is gone at once. @default 15
+     */
+    leaseTtlSeconds: z.number().int().min(3).max(300).default(15),
   })
   .strict();
 
@@ -371,7 +377,7 @@ export const configSchema = z
       corsOrigins: [],
       rateLimit: { max: 600, windowSeconds: 60 },
     }),
-    controller: controllerSchema.default({ reconcileIntervalSeconds: 15, githubSyncIntervalSeconds: 60, concurrency: 8, ghostMinAgeSeconds: 600 }),
+    controller: controllerSchema.default({ reconcileIntervalSeconds: 15, githubSyncIntervalSeconds: 60, concurrency: 8, ghostMinAgeSeconds: 600, leaseTtlSeconds: 15 }),
     /** The trusted-routing policy the route audit and the guard judge with (the same rules as the Action). */
     routing: routingPolicySchema.prefault({}),
     /** The routing guard: automatic rollback on SLO triggers and canary stages. */

@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   JP_CONTROLLER_STOPPING: { retryable: true },
   JP_API_UNAUTHORIZED: { retryable: false },
   JP_API_RATE_LIMITED: { retryable: true },
+  JP_API_NOT_FOUND: { retryable: false },
   JP_VIEWS_DISAGREE: { retryable: false },
   JP_SLO_MISSED: { retryable: false },
   JP_WEBHOOK_SIGNATURE: { retryable: false },
