@@ -1,6 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDemo } from '../src/cli/demo.ts';
+import { runDemo, type DemoReport } from '../src/cli/demo.ts';
+
+/** Every job ran to the end on its runner; no runner was killed while busy or judged lost. */
+function assertNoJobHarmed(report: DemoReport): void {
+  assert.equal(report.jobs.succeeded, report.jobs.submitted, JSON.stringify(report.jobs));
+  assert.equal(report.jobs.failed, 0);
+  assert.equal(report.runners.busyKilled, 0);
+  assert.equal(report.runners.lost, 0);
+}
 
 // End to end on the real architecture: simulator, controller, process provider, fake runners.
 describe('jitpool demo', { timeout: 240_000 }, () => {
@@ -13,6 +21,7 @@ describe('jitpool demo', { timeout: 240_000 }, () => {
     assert.ok(report.runners.launched >= 1);
     assert.ok(report.apiCallsPerJob > 0);
     assert.equal(report.apiCalls.byEndpoint['POST /orgs/{org}/actions/runners/generate-jitconfig'], report.runners.launched);
+    assertNoJobHarmed(report);
   });
 
   it('runs the workload with webhooks switched off: the poller alone finds every job', async () => {
@@ -21,6 +30,7 @@ describe('jitpool demo', { timeout: 240_000 }, () => {
     assert.equal(report.jobs.lost, 0);
     assert.equal(report.runners.leaked, 0);
     assert.ok((report.apiCalls.byEndpoint['GET /repos/{owner}/{repo}/actions/runs'] ?? 0) > 0, 'the poller polled');
+    assertNoJobHarmed(report);
   });
 
   it('with 30 % of webhook deliveries dropped, every job still completes (the poller finds them)', async () => {
@@ -28,6 +38,7 @@ describe('jitpool demo', { timeout: 240_000 }, () => {
     assert.equal(report.jobs.completed, 60);
     assert.equal(report.jobs.lost, 0);
     assert.equal(report.runners.leaked, 0);
+    assertNoJobHarmed(report);
   });
 
   it('under injected faults (10 % 5xx, a 429 burst, 200 ms latency) every job completes', async () => {
@@ -35,5 +46,6 @@ describe('jitpool demo', { timeout: 240_000 }, () => {
     assert.equal(report.jobs.completed, 60);
     assert.equal(report.jobs.lost, 0);
     assert.equal(report.runners.leaked, 0);
+    assertNoJobHarmed(report);
   });
 });

@@ -59,8 +59,13 @@ export interface DemoReport {
   provider: DemoProviderKind;
   /** The controller id the demo ran as (every container and network it made carries it). */
   controllerId: string;
-  jobs: { submitted: number; completed: number; lost: number };
-  runners: { launched: number; leaked: number };
+  /** `succeeded` ran to the end on their runner; `failed`: their runner died or was killed mid-job. */
+  jobs: { submitted: number; completed: number; lost: number; succeeded: number; failed: number };
+  /**
+   * `lost`: runners that ended `lost` (their compute vanished); `busyKilled`: runners destroyed
+   * while GitHub held them busy, as the simulator counts them (not jitpool).
+   */
+  runners: { launched: number; leaked: number; lost: number; busyKilled: number };
   queueWaitMs: { p50: number; p95: number; max: number };
   apiCallsPerJob: number;
   apiCalls: { total: number; notModified: number; byEndpoint: Record<string, number> };
@@ -216,7 +221,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const leakedRegistrations = sim.runners().length;
   sim.off('job', onJob as never);
   const jobs = sim.jobs();
-  const report = { provider: providerKind, controllerId, ...summarize(jobs, waits, apiCalls, launched, leakedCompute + leakedRegistrations, sim.stats().rateLimit.remainingMin) };
+  const simStats = sim.stats();
+  const runners = {
+    launched, leaked: leakedCompute + leakedRegistrations, lost: runtime.store.countRunnersThatReached('lost'), busyKilled: simStats.busyRunnersKilled + simStats.busyRunnersDeleted,
+  };
+  const report = { provider: providerKind, controllerId, ...summarize(jobs, waits, apiCalls, runners, simStats.rateLimit.remainingMin) };
   if (serve) {
     serve.onReport?.(report);
     await serve.until;
@@ -227,12 +236,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   return { ...report, ...(options.keepState ? { stateDir } : {}) };
 }
 
-function summarize(jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, launched: number, leaked: number, remainingMin: number): Omit<DemoReport, 'provider' | 'controllerId'> {
+function summarize(jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, runners: DemoReport['runners'], remainingMin: number): Omit<DemoReport, 'provider' | 'controllerId'> {
   const completed = jobs.filter((j) => j.status === 'completed').length;
   const waitValues = [...waits.values()];
   return {
-    jobs: { submitted: jobs.length, completed, lost: jobs.length - completed },
-    runners: { launched, leaked },
+    jobs: {
+      submitted: jobs.length, completed, lost: jobs.length - completed,
+      succeeded: jobs.filter((j) => j.conclusion === 'success').length, failed: jobs.filter((j) => j.conclusion === 'failure').length,
+    },
+    runners,
     queueWaitMs: { p50: round(percentile(waitValues, 50)), p95: round(percentile(waitValues, 95)), max: round(Math.max(0, ...waitValues)) },
     apiCallsPerJob: round(jobs.length === 0 ? 0 : apiCalls.total / jobs.length, 2),
     apiCalls,
@@ -294,7 +306,7 @@ export function registerDemoCommand(program: Command): void {
         if (tty) process.stdout.write('\n');
         printReport(report, Boolean(opts.json));
       }
-      process.exitCode = report.jobs.lost === 0 && report.runners.leaked === 0 ? 0 : 1;
+      process.exitCode = report.jobs.lost === 0 && report.jobs.failed === 0 && report.runners.leaked === 0 && report.runners.busyKilled === 0 ? 0 : 1;
     });
 }
 
@@ -344,8 +356,8 @@ function printReport(report: DemoReport, json: boolean): void {
     return;
   }
   console.log(`provider  ${report.provider}`);
-  console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed}, lost ${report.jobs.lost}`);
-  console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}`);
+  console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed} (succeeded ${report.jobs.succeeded}, failed ${report.jobs.failed}), lost ${report.jobs.lost}`);
+  console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}, ended lost ${report.runners.lost}, killed while busy ${report.runners.busyKilled}`);
   console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);
   console.log(`API       ${report.apiCallsPerJob} REST calls per job (${report.apiCalls.total} in all, ${report.apiCalls.notModified} answered 304), rate limit left at least ${report.rateLimit.remainingMin}`);
 }

@@ -215,6 +215,11 @@ export class Store {
     return (this.#stmt('SELECT COUNT(*) AS n FROM runners').get() as { n: number }).n;
   }
 
+  /** Runners that were ever in `state` (from the transition log), e.g. how many ended `lost`. */
+  countRunnersThatReached(state: RunnerState): number {
+    return (this.#stmt("SELECT COUNT(DISTINCT entity_id) AS n FROM transitions WHERE entity = 'runner' AND to_state = ?").get(state) as { n: number }).n;
+  }
+
   /** Runners per (pool, state), removed ones included (metrics, dashboard). */
   countRunnersByState(): StateCount[] {
     return (this.#stmt('SELECT pool, state, COUNT(*) AS n FROM runners GROUP BY pool, state').all() as Row[]).map(toStateCount);
