@@ -82,6 +82,19 @@ describe('never kill a busy runner', { timeout: 180_000 }, () => {
     jobsOk(h);
   });
 
+  it('a runner whose compute exited while its exit code could not be seen is cleaned up as lost (not retried forever)', async (t) => {
+    const h = await startHarness({ runFakeRunners: false, pool: { max: 1, bootTimeoutSeconds: 600 } });
+    t.after(() => h.close());
+    h.sim.queueJob({ owner: 'acme', repo: 'app', labels: LABELS, durationMs: 200 });
+    await until(async () => (await h.provider.list()).some((c) => c.state === 'running'), 'a runner launched');
+    const [compute] = await h.provider.list();
+    h.provider.exit(compute!.computeId, null);
+    await until(() => h.runtime.store.findRunnerByName(compute!.runnerName)?.state === 'removed', 'the runner removed');
+    const states = h.runtime.store.listTransitions({ entityId: compute!.runnerId }).map((tr) => tr.toState);
+    assert.ok(states.includes('lost'), states.join(' '));
+    assert.equal(h.runtime.controller.health.linux?.consecutiveFailures ?? 0, 0, 'an unknown outcome is not a launch failure');
+  });
+
   it('acts on the runner exit code: 3 and 4 (self-update) are not launch failures, 7 degrades the pool at once naming runner.version', async (t) => {
     const h = await startHarness({ runFakeRunners: false, pool: { max: 1, bootTimeoutSeconds: 600 } });
     t.after(() => h.close());

@@ -42,7 +42,7 @@ export async function teardown(context: TeardownContext, action: TeardownAction)
   const computeRuns = compute !== null && compute.state !== 'exited';
   const isLive = LIVE.includes(runner.state);
 
-  if (isLive && action.outcome === 'lost' && compute !== null) return; // the compute is there after all: judge again next pass
+  if (isLive && action.outcome === 'lost' && computeRuns) return; // judged vanished, but it runs: judge again next pass
   if (runner.state === 'requested' && computeRuns) return; // compute appeared: the next pass adopts it
   if (isLive) {
     runner = computeRuns || action.outcome === 'removed'

@@ -85,8 +85,8 @@ export class MemoryProvider implements Provider {
     this.#update(computeId, { isOnline: true });
   }
 
-  /** Marks compute exited with `exitCode`. */
-  exit(computeId: string, exitCode: number): void {
+  /** Marks compute exited with `exitCode` (null: it exited while nobody could see its code, as after a controller crash). */
+  exit(computeId: string, exitCode: number | null): void {
     this.#update(computeId, { state: 'exited', exitCode, isOnline: false });
   }
 
