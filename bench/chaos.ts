@@ -114,7 +114,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     while (watching) {
       const alive = (await watcher.list().catch(() => [])).filter((info) => info.state !== 'exited');
       maxSeen = Math.max(maxSeen, alive.length);
-      for (const info of alive) if (!known.has(info.computeId)) (known.add(info.computeId), firstCompute.push({ atMs: performance.now() }));
+      for (const info of alive) {
+        if (known.has(info.computeId)) continue;
+        known.add(info.computeId);
+        firstCompute.push({ atMs: performance.now() });
+      }
       await sleep(200);
     }
   })();
