@@ -62,7 +62,11 @@ export async function executeCleanup(runtime: Runtime, items: readonly CleanupIt
   const order = { compute: 0, registration: 1, store: 2 } as const;
   for (const item of [...items].sort((a, b) => order[a.kind] - order[b.kind])) {
     try {
-      if (item.kind === 'compute') await providers.get(item.pool)?.delete(item.computeId);
+      if (item.kind === 'compute') {
+        // The one teardown besides the job timeout that may destroy a busy runner: the operator asked for it.
+        runtime.logger.warn({ component: 'cleanup', computeId: item.computeId, pool: item.pool }, 'destroying runner compute on cleanup --all (a busy runner loses its job)');
+        await providers.get(item.pool)?.delete(item.computeId);
+      }
       else if (item.kind === 'registration') await runtime.github.deleteRunner(item.scope, item.githubRunnerId);
       else {
         const runner = runtime.store.getRunner(item.runnerId);

@@ -44,6 +44,7 @@ export interface RuntimeOptions {
 /** A running jitpool: store, GitHub client, controller, webhook intake and HTTP server, wired. */
 export interface Runtime {
   config: Config;
+  logger: Logger;
   store: Store;
   github: GitHubApi;
   controller: Controller;
@@ -243,6 +244,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   runtime = {
     config,
+    logger,
     store,
     github,
     controller,
