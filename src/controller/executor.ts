@@ -187,7 +187,7 @@ export class Executor {
     } catch (err) {
       log.error({ err: describeError(err) }, 'could not register runner');
       // The request may have registered the runner before failing (a timeout): the teardown looks it up by name.
-      await this.#failLaunch(runner.id, `JIT config request failed: ${describeError(err)}`);
+      await this.#failLaunch(runner.id, describeError(err));
       return;
     }
     store.updateRunner(runner.id, { state: 'provisioning', githubRunnerId: jit.runnerId }, ACTOR, 'registered (JIT)');
@@ -207,7 +207,7 @@ export class Executor {
       log.error({ err: describeError(err) }, 'could not create compute');
       // Undo what exists, by the teardown rule: a create that failed late may have started a
       // runner that already took a job. If this fails too, a later reconcile resumes it.
-      await this.#failLaunch(runner.id, `provider could not create compute: ${describeError(err)}`);
+      await this.#failLaunch(runner.id, describeError(err));
     }
   }
 
