@@ -39,6 +39,9 @@ describe('store lease (one writer)', () => {
       return true;
     });
     assert.equal(store.lease.current()?.pid, other.pid, 'even --force never takes a live lease');
+    clock.advance(60_000);
+    const quiet = store.lease.acquire({ ...currentProcess(), holder: 'jitpool up', adminUrl: null, ttlMs: 15_000 }, { takeOverStale: true });
+    assert.deepEqual(quiet.ok ? 'taken' : quiet.liveness, 'live', 'on this host a running holder stays the writer even when its heartbeats stalled');
   });
 
   it('a holder on this host whose process is gone is taken over at once, with a new epoch', (t) => {

@@ -31,9 +31,13 @@ export type LeaseLiveness = 'live' | 'stale' | 'dead';
 /** Result of {@link StoreLease.acquire}. */
 export type LeaseAcquisition = { ok: true; lease: LeaseRecord; tookOver: LeaseRecord | null } | { ok: false; held: LeaseRecord; liveness: LeaseLiveness };
 
-/** `dead` (its process is gone, same host), `stale` (heartbeat older than the TTL) or `live`. */
+/**
+ * On this host the holder's process is checked directly: `dead` when it is gone, `live` while it
+ * runs (a stalled event loop that missed heartbeats is still the writer; stop it to take over).
+ * A holder on another host is `stale` once its heartbeat is older than the TTL, else `live`.
+ */
 export function leaseLiveness(lease: LeaseRecord, nowMs: number, localHost: string): LeaseLiveness {
-  if (lease.host === localHost && !isProcessAlive(lease.pid, lease.startTicks)) return 'dead';
+  if (lease.host === localHost) return isProcessAlive(lease.pid, lease.startTicks) ? 'live' : 'dead';
   return lease.heartbeatAtMs + lease.ttlMs < nowMs ? 'stale' : 'live';
 }
 
