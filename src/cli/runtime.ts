@@ -153,6 +153,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     try {
       await checkSandboxes(config, pools, logger);
     } catch (err) {
+      lease?.release();
       store.close();
       throw err;
     }
