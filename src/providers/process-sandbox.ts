@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { JitpoolError } from '../core/index.ts';
@@ -131,7 +131,7 @@ export function bwrapArgs(layout: SandboxLayout): string[] {
     else if (stat?.isDirectory()) args.push('--ro-bind', dir, dir);
   }
   // Parents bwrap creates on its own are 0700 (root's): the runner must be able to traverse them.
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--perms', '0755', '--dir', '/var', '--tmpfs', '/var/tmp', '--perms', '0755', '--dir', '/home');
+  args.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp', '--perms', '0755', '--dir', '/var', '--perms', '1777', '--tmpfs', '/var/tmp', '--perms', '0755', '--dir', '/home');
   const readOnly = [...new Set(layout.readOnly)].filter((dir) => !isSystemPath(dir));
   for (const dir of ancestorsOf(readOnly)) args.push('--perms', '0755', '--dir', dir);
   for (const dir of readOnly) args.push('--ro-bind', dir, dir);
@@ -224,7 +224,20 @@ const SETUP_TIMEOUT_MS = 30_000;
  * records it before anything can go wrong).
  */
 export async function spawnSandbox(layout: SandboxLayout, env: Record<string, string>, fds: { logFd: number | 'pipe'; statusFd: number | 'pipe' }, onSpawn?: (pid: number) => void): Promise<SandboxProcess> {
-  const child = spawn(layout.host.bwrap, bwrapArgs(layout), { cwd: '/', env, detached: true, stdio: ['ignore', fds.logFd, fds.logFd, 'pipe', fds.statusFd] });
+  const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', fds.logFd, fds.logFd, 'pipe', fds.statusFd];
+  // bwrap hands every open fd down to the command: one the controller inherited without
+  // close-on-exec (a directory fd is a way out of any mount namespace) becomes /dev/null there.
+  const devNull = openSync('/dev/null', 'r');
+  for (const fd of inheritableFds()) {
+    while (stdio.length < fd) stdio.push('ignore');
+    stdio[fd] = devNull;
+  }
+  let child: ChildProcess;
+  try {
+    child = spawn(layout.host.bwrap, bwrapArgs(layout), { cwd: '/', env, detached: true, stdio });
+  } finally {
+    closeSync(devNull);
+  }
   if (child.pid !== undefined) onSpawn?.(child.pid);
   const info = child.stdio[3]!;
   try {
@@ -301,6 +314,29 @@ function unavailable(problem: string, fix: string): JitpoolError {
   return new JitpoolError('JP_SANDBOX_UNAVAILABLE', `${problem}. Fix: ${fix}; or set \`sandbox: none\` on the pool to run its jobs without isolation (not advised)`, {
     details: { fix },
   });
+}
+
+/** Fds above 4 this process holds without close-on-exec (read from /proc/self/fdinfo). */
+function inheritableFds(): number[] {
+  const out: number[] = [];
+  for (const entry of readdirOrEmpty('/proc/self/fdinfo')) {
+    const fd = Number(entry);
+    if (!(fd > 4)) continue;
+    const flags = /^flags:\s+([0-7]+)/m.exec(readOrEmpty(`/proc/self/fdinfo/${fd}`));
+    if (flags && (Number.parseInt(flags[1]!, 8) & O_CLOEXEC) === 0) out.push(fd);
+  }
+  return out;
+}
+
+/** O_CLOEXEC as /proc/PID/fdinfo shows it (octal 02000000 on Linux). */
+const O_CLOEXEC = 0o2000000;
+
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 function resolveExecutable(name: string): string | null {
