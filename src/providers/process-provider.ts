@@ -266,15 +266,21 @@ export class ProcessProvider implements Provider {
   }
 
   #watch(child: ChildProcess, meta: RunnerMeta): void {
-    this.#children.set(meta.runnerName, child);
-    child.once('exit', (code, signal) => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
       this.#children.delete(meta.runnerName);
       const exitCode = code ?? (signal ? 128 + signalNumber(signal) : null);
       this.#book.writeExit(meta.runnerName, exitCode);
       this.#options.logger.debug({ component: 'provider.process', runnerName: meta.runnerName, exitCode }, 'runner process exited');
       this.#events.emit('change', this.#info(meta));
-    });
+    };
     child.unref();
+    // A runner that exits at once may have done so while the launch was still awaited.
+    if (child.exitCode !== null || child.signalCode !== null) {
+      queueMicrotask(() => onExit(child.exitCode, child.signalCode));
+      return;
+    }
+    this.#children.set(meta.runnerName, child);
+    child.once('exit', onExit);
   }
 
   /** Stops a runner: SIGTERM to its namespace's init (or process group), SIGKILL after the grace period. */
