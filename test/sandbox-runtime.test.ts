@@ -86,7 +86,7 @@ describe('the runtime and the process sandbox', () => {
     assert.equal(parsed.kind === 'process' && parsed.network, 'host');
     assert.equal(configSchema.safeParse(pool({ sandbox: 'none', network: 'none' })).success, false);
     assert.equal(configSchema.safeParse(pool({ sandbox: 'none', readOnlyPaths: ['/opt/x'] })).success, false);
-    assert.equal(configSchema.safeParse(pool({ readOnlyPaths: ['relative'] })).success, false);
+    for (const path of ['relative', '/', '/proc/1', '/sys']) assert.equal(configSchema.safeParse(pool({ readOnlyPaths: [path] })).success, false, path);
     assert.equal(configSchema.safeParse(pool({ sandbox: 'firejail' })).success, false);
     assert.equal(configSchema.safeParse(pool({ network: 'none', readOnlyPaths: ['/opt/tools'], runnerUids: { first: 200000, count: 100 } })).success, true);
   });

@@ -119,7 +119,9 @@ const processProvider = z
      */
     network: z.enum(['host', 'none']).default('host'),
     /** Extra host directories shown read-only in the sandbox, at the same path (tool caches, SDKs). @default [] @example ['/opt/hostedtoolcache'] */
-    readOnlyPaths: z.array(absolutePath).default([]),
+    readOnlyPaths: z
+      .array(absolutePath.refine((path) => path !== '/' && !/^\/(proc|sys|dev)(\/|$)/.test(path), { message: 'not /, /proc, /sys or /dev (they would show the host through the sandbox)' }))
+      .default([]),
     /** Host uids handed to runners (one per live runner) when jitpool runs as root. @default { first: 1879048192, count: 65536 } */
     runnerUids: z
       .object({

@@ -6,9 +6,10 @@ import { JitpoolError, isSafeRunnerName, sleep, type Logger } from '../core/inde
 import { RUNNER_ONLINE_MARKER, createRunnerRoot, ensureRunnerPackage, listenerCommand, prepareMountedRoot, runnerEnvironment, type RunnerPackageSpec } from '../runner/index.ts';
 import { Bookkeeping, isProcessAlive, logContains, parentPid, readStartTicks, signalGroup, signalNumber, signalPid, tailFile, type RunnerMeta } from './process-bookkeeping.ts';
 import {
-  DEFAULT_RUNNER_UIDS, SANDBOX_HOME, commandRoots, identityFiles, insideUid, probeSandbox, spawnSandbox,
+  DEFAULT_RUNNER_UIDS, SANDBOX_HOME, commandRoots, identityFiles, insideUid, spawnSandbox,
   type ProcessSandboxOptions, type SandboxHost, type SandboxLayout,
 } from './process-sandbox.ts';
+import { probeSandbox } from './process-sandbox-probe.ts';
 import type { ComputeInfo, ComputeSpec, Provider, ProviderCapabilities } from './types.ts';
 
 /** Settings of the process provider (from the pool's `provider` block). */
@@ -60,8 +61,9 @@ export class ProcessProvider implements Provider {
     if (sandbox.kind === 'none' && (sandbox.network === 'none' || (sandbox.readOnlyPaths ?? []).length > 0)) {
       throw new JitpoolError('JP_CONFIG_INVALID', 'process provider: `network: none` and `readOnlyPaths` need the sandbox (remove `sandbox: none`)');
     }
-    const notAbsolute = (sandbox.readOnlyPaths ?? []).find((path) => !isAbsolute(path));
-    if (notAbsolute !== undefined) throw new JitpoolError('JP_CONFIG_INVALID', `process provider: readOnlyPaths must be absolute, got ${JSON.stringify(notAbsolute)}`);
+    // Showing /, /proc, /sys or /dev would show the host's processes and devices through the sandbox.
+    const refused = (sandbox.readOnlyPaths ?? []).find((path) => !isAbsolute(path) || path === '/' || /^\/(proc|sys|dev)(\/|$)/.test(path));
+    if (refused !== undefined) throw new JitpoolError('JP_CONFIG_INVALID', `process provider: readOnlyPaths takes absolute directories other than /, /proc, /sys and /dev, got ${JSON.stringify(refused)}`);
     this.#sandbox = sandbox;
     this.#options = { ...options, workRoot: resolve(options.workRoot) };
     mkdirSync(this.#options.workRoot, { recursive: true, mode: 0o750 });

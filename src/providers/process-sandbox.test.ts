@@ -161,7 +161,9 @@ describe('when the sandbox cannot start', () => {
   it('refuses settings that only make sense in a sandbox when it is off', () => {
     const workRoot = tempRoot();
     assert.throws(() => new ProcessProvider({ controllerId: 'x', command: ['/bin/true'], workRoot, sandbox: { kind: 'none', network: 'none' }, logger: silentLogger() }), (err: unknown) => isJitpoolError(err, 'JP_CONFIG_INVALID'));
-    assert.throws(() => new ProcessProvider({ controllerId: 'x', command: ['/bin/true'], workRoot, sandbox: { readOnlyPaths: ['relative/dir'] }, logger: silentLogger() }), (err: unknown) => isJitpoolError(err, 'JP_CONFIG_INVALID'));
+    for (const path of ['relative/dir', '/', '/proc', '/dev/shm']) {
+      assert.throws(() => new ProcessProvider({ controllerId: 'x', command: ['/bin/true'], workRoot, sandbox: { readOnlyPaths: [path] }, logger: silentLogger() }), (err: unknown) => isJitpoolError(err, 'JP_CONFIG_INVALID'), path);
+    }
   });
 });
 

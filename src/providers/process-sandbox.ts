@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { JitpoolError } from '../core/index.ts';
 
 /**
@@ -215,7 +215,7 @@ export interface SandboxProcess {
 }
 
 /** How long bwrap may take to create the namespaces before a launch is given up. */
-const SETUP_TIMEOUT_MS = 30_000;
+export const SETUP_TIMEOUT_MS = 30_000;
 
 /**
  * Starts a sandbox: bwrap detached (own session, so it outlives the controller), its output on
@@ -265,57 +265,6 @@ export async function spawnSandbox(layout: SandboxLayout, env: Record<string, st
   }
 }
 
-/**
- * Finds bwrap and proves the sandbox starts here by running `/bin/true` in `layout` (a scratch
- * work dir, the pool's own visible and hidden paths). Any failure is a `JP_SANDBOX_UNAVAILABLE`
- * naming the fix — never a silent fall-back to running unsandboxed.
- */
-export async function probeSandbox(options: ProcessSandboxOptions, layout: (host: SandboxHost) => SandboxLayout): Promise<SandboxHost> {
-  const isRoot = process.getuid?.() === 0;
-  const bwrap = resolveExecutable(options.bwrapPath ?? 'bwrap');
-  if (bwrap === null) {
-    throw unavailable(`the process sandbox needs bubblewrap (bwrap)${options.bwrapPath ? ` at ${options.bwrapPath}` : ''}, which is not installed here`, 'install it (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)');
-  }
-  const setpriv = isRoot ? resolveExecutable('setpriv') : null;
-  if (isRoot && setpriv === null) throw unavailable('the process sandbox needs setpriv (util-linux) to run runners under their own uid', 'install util-linux');
-  const host: SandboxHost = { bwrap, isRoot, setpriv };
-  const probe = { ...layout(host), command: ['/bin/true'] };
-  const child = spawn(bwrap, bwrapArgs(probe), { cwd: '/', env: { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-2000)));
-  const code = await new Promise<number | null>((done) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), SETUP_TIMEOUT_MS);
-    child.once('error', () => done(null));
-    child.once('close', (exitCode) => {
-      clearTimeout(timer);
-      done(exitCode);
-    });
-  });
-  if (code !== 0) throw classifyProbeFailure(host, stderr.trim().split('\n').filter(Boolean).pop() ?? `exit code ${code}`);
-  return host;
-}
-
-function classifyProbeFailure(host: SandboxHost, line: string): JitpoolError {
-  if (/Unknown option|unrecognized option/i.test(line)) {
-    return unavailable(`bubblewrap at ${host.bwrap} is too old (${line}); jitpool needs bubblewrap 0.8 or later`, 'upgrade bubblewrap');
-  }
-  if (/namespace|uid map|setgroups|No permissions to creat/i.test(line)) {
-    return host.isRoot
-      ? unavailable(`namespaces cannot be created here (${line}); jitpool may be running in a container without CAP_SYS_ADMIN`, 'run jitpool on the host or in a VM')
-      : unavailable(
-          `user namespaces are not available to this user (${line})`,
-          'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; on Ubuntu 24.04+ kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap), or run jitpool as root',
-        );
-  }
-  return unavailable(`the process sandbox did not start (${line})`, 'check the pool\'s readOnlyPaths and that its command exists');
-}
-
-function unavailable(problem: string, fix: string): JitpoolError {
-  return new JitpoolError('JP_SANDBOX_UNAVAILABLE', `${problem}. Fix: ${fix}; or set \`sandbox: none\` on the pool to run its jobs without isolation (not advised)`, {
-    details: { fix },
-  });
-}
-
 /** Fds above 4 this process holds without close-on-exec (read from /proc/self/fdinfo). */
 function inheritableFds(): number[] {
   const out: number[] = [];
@@ -337,19 +286,6 @@ function readdirOrEmpty(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-function resolveExecutable(name: string): string | null {
-  const candidates = isAbsolute(name) || name.includes('/') ? [resolve(name)] : [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/bin', '/usr/sbin', '/sbin'].filter(Boolean).map((dir) => join(dir, name));
-  for (const file of candidates) {
-    try {
-      accessSync(file, constants.X_OK);
-      if (statSync(file).isFile()) return file;
-    } catch {
-      // Not there.
-    }
-  }
-  return null;
 }
 
 function findOnPath(name: string, path: string): string | null {
