@@ -118,7 +118,7 @@ const processProvider = z
      * the runner itself cannot reach GitHub then, so only for runner commands that need no network. @default host
      */
     network: z.enum(['host', 'none']).default('host'),
-    /** Extra host directories shown read-only in the sandbox, at the same path (tool caches, SDKs). @default [] @example ['/opt/hostedtoolcache'] */
+    /** Extra host directories shown read-only in the sandbox, at the same path (tool caches, SDKs). @default [] @example ['/srv/toolchains'] */
     readOnlyPaths: z
       .array(absolutePath.refine((path) => path !== '/' && !/^\/(proc|sys|dev)(\/|$)/.test(path), { message: 'not /, /proc, /sys or /dev (they would show the host through the sandbox)' }))
       .default([]),
