@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { benchColdWarm, benchIdle, benchOverhead, benchQueueWait } from './scenarios.ts';
 import { benchRunnerRoot } from './runner-root.ts';
+import { benchSandbox } from './sandbox.ts';
 import { benchStatusLatency } from './status-latency.ts';
 
 const run = promisify(execFile);
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
   const statusLatency = await benchStatusLatency();
   log('runner root: hard-linked tree vs full copy');
   const runnerRoot = await benchRunnerRoot();
+  log('process sandbox: launch time sandboxed vs not');
+  const sandbox = await benchSandboxIfPresent(quick);
   log('docker launch vs bare docker run');
   const docker = await benchDockerIfPresent(quick);
 
@@ -71,10 +74,19 @@ async function main(): Promise<void> {
     sustained,
     statusLatency,
     runnerRoot,
+    sandbox,
     docker,
   };
   if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
   printTable(result);
+}
+
+async function benchSandboxIfPresent(quick: boolean): Promise<Awaited<ReturnType<typeof benchSandbox>> | { reason: string }> {
+  try {
+    return await benchSandbox({ runs: quick ? 5 : 25 });
+  } catch (err) {
+    return { reason: (err as Error).message };
+  }
 }
 
 async function benchDockerIfPresent(quick: boolean): Promise<{ ratio: number | null; [key: string]: unknown }> {
@@ -105,6 +117,8 @@ function printTable(result: Record<string, unknown> & { [key: string]: never } |
     ['sustained RSS / CPU', `${result.sustained.rssMb} MB / ${result.sustained.cpuSharePercent} % (${result.sustained.maxBusySeen} busy at peak)`, 'RSS < 150 MB'],
     ['GET /status @ 1,000 runners', `median ${result.statusLatency.medianMs} ms, p95 ${result.statusLatency.p95Ms} ms`, ''],
     ['runner root: hard links / copy', `${result.runnerRoot.hardlinkMs} ms / ${result.runnerRoot.copyMs} ms (${result.runnerRoot.ratio}×)`, ''],
+    ['sandbox launch (/bin/true), median', 'reason' in result.sandbox ? `n/a (${result.sandbox.reason})` : `${result.sandbox.trueCommand.sandboxedMs} ms sandboxed / ${result.sandbox.trueCommand.unsandboxedMs} ms not (+${result.sandbox.trueCommand.addedMs} ms, ${result.sandbox.trueCommand.ratio}×)`, ''],
+    ['sandbox launch (node), median', 'reason' in result.sandbox ? 'n/a' : `${result.sandbox.node.sandboxedMs} ms sandboxed / ${result.sandbox.node.unsandboxedMs} ms not (+${result.sandbox.node.addedMs} ms, ${result.sandbox.node.ratio}×)`, ''],
     ['docker launch / bare docker run', result.docker.ratio === null ? `n/a (${result.docker.reason})` : `${result.docker.ratio}×`, '≤ 1.2×'],
   ];
   const width = Math.max(...rows.map((r) => r[0].length));

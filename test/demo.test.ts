@@ -14,6 +14,7 @@ function assertNoJobHarmed(report: DemoReport): void {
 describe('jitpool demo', { timeout: 240_000 }, () => {
   it('runs 120 jobs over three label sets: all complete, none lost, nothing leaked', async () => {
     const report = await runDemo({ jobs: 120, seed: 7, logLevel: 'error' });
+    assert.equal(report.sandbox, 'bwrap', 'the demo runs its runners in the process sandbox');
     assert.equal(report.jobs.submitted, 120);
     assert.equal(report.jobs.completed, 120);
     assert.equal(report.jobs.lost, 0);

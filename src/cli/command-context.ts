@@ -17,7 +17,7 @@ export function commandLogger(level = 'warn'): Logger {
 /** Store, GitHub client, providers and controller from a config file, without server or loop. */
 export async function openCommandRuntime(configFile: string, logLevel = 'warn'): Promise<Runtime> {
   const config = loadConfig(configFile);
-  return startRuntime({ config, logger: commandLogger(logLevel), noServer: true, noLoop: true });
+  return startRuntime({ config, logger: commandLogger(logLevel), noServer: true, noLoop: true, configFile });
 }
 
 /**

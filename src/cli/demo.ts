@@ -6,9 +6,10 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { configSchema, type Config } from '../config/index.ts';
-import { JitpoolError, createLogger, percentile, round, shortId } from '../core/index.ts';
+import { JitpoolError, createLogger, describeError, isJitpoolError, percentile, round, shortId } from '../core/index.ts';
 import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, generateWorkload, parseFaultSpec, probeDocker, startSimulator, type FaultSpec, type SimJob } from '../sim/index.ts';
 import type { ApiCallStats } from '../github/index.ts';
+import type { SandboxKind } from '../providers/index.ts';
 import { startRuntime } from './runtime.ts';
 
 /** Options of {@link runDemo}. */
@@ -25,6 +26,8 @@ export interface DemoOptions {
   timeoutMs?: number;
   /** Where runners run: local processes, or containers on the Docker engine (DOCKER_HOST or the default socket). @default 'process' */
   provider?: DemoProviderKind;
+  /** How process runners are isolated; `none` runs them as this user, unsandboxed (warned about). @default 'bwrap' */
+  sandbox?: SandboxKind;
   /** No webhooks at all: the poller alone finds the jobs (seed 004's design). */
   pollOnly?: boolean;
   /** Poll interval in poll-only mode. @default 10 */
@@ -57,6 +60,8 @@ export type DemoProviderKind = 'process' | 'docker';
 /** The demo's report; `--json` prints exactly this object. */
 export interface DemoReport {
   provider: DemoProviderKind;
+  /** The process provider's sandbox (null for Docker, which isolates by itself). */
+  sandbox: SandboxKind | null;
   /** The controller id the demo ran as (every container and network it made carries it). */
   controllerId: string;
   /** `succeeded` ran to the end on their runner; `failed`: their runner died or was killed mid-job. */
@@ -95,6 +100,8 @@ export interface DemoConfigOptions {
   apiPort?: number;
   /** @default 'process' */
   provider?: DemoProviderKind;
+  /** The process provider's sandbox. @default 'bwrap' */
+  sandbox?: SandboxKind;
   /** @default 'demo' */
   controllerId?: string;
 }
@@ -113,7 +120,7 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
           network: { subnetPool: '10.215.0.0/16', prefixLength: 28 },
           killGraceSeconds: 5,
         }
-      : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5 };
+      : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5, sandbox: options.sandbox ?? 'bwrap' };
   return configSchema.parse({
     controllerId: options.controllerId ?? 'demo',
     github: { apiUrl, auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN'] } }, writeConcurrency: 8 },
@@ -164,18 +171,26 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const secret = randomBytes(24).toString('hex');
   const apiToken = randomBytes(24).toString('hex');
   const serve = options.serve;
-  const runtime = await startRuntime({
-    config: demoConfig(sim.url, stateDir, {
-      ...options,
-      backstopIntervalSeconds: options.dropWebhooks || options.faults ? 10 : 60,
-      apiPort: serve?.port ?? 0,
-      provider: providerKind,
-      controllerId,
-    }),
-    logger,
-    env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: apiToken },
-    demoNoAuthOnLoopback: serve?.noAuth === true,
-  });
+  let runtime;
+  try {
+    runtime = await startRuntime({
+      config: demoConfig(sim.url, stateDir, {
+        ...options,
+        backstopIntervalSeconds: options.dropWebhooks || options.faults ? 10 : 60,
+        apiPort: serve?.port ?? 0,
+        provider: providerKind,
+        controllerId,
+      }),
+      logger,
+      env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: apiToken },
+      demoNoAuthOnLoopback: serve?.noAuth === true,
+    });
+  } catch (err) {
+    // A start that fails (no sandbox on this machine) leaves nothing behind.
+    await sim.close();
+    rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
   if (!options.pollOnly) sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
   serve?.onListening?.({ url: runtime.adminUrl!, token: serve.noAuth ? null : apiToken });
 
@@ -225,7 +240,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const runners = {
     launched, leaked: leakedCompute + leakedRegistrations, lost: runtime.store.countRunnersThatReached('lost'), busyKilled: simStats.busyRunnersKilled + simStats.busyRunnersDeleted,
   };
-  const report = { provider: providerKind, controllerId, ...summarize(jobs, waits, apiCalls, runners, simStats.rateLimit.remainingMin) };
+  const report = { provider: providerKind, sandbox: providerKind === 'process' ? (options.sandbox ?? 'bwrap') : null, controllerId, ...summarize(jobs, waits, apiCalls, runners, simStats.rateLimit.remainingMin) };
   if (serve) {
     serve.onReport?.(report);
     await serve.until;
@@ -236,7 +251,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   return { ...report, ...(options.keepState ? { stateDir } : {}) };
 }
 
-function summarize(jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, runners: DemoReport['runners'], remainingMin: number): Omit<DemoReport, 'provider' | 'controllerId'> {
+function summarize(jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, runners: DemoReport['runners'], remainingMin: number): Omit<DemoReport, 'provider' | 'sandbox' | 'controllerId'> {
   const completed = jobs.filter((j) => j.status === 'completed').length;
   const waitValues = [...waits.values()];
   return {
@@ -281,7 +296,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--faults <spec>', 'inject simulator faults, e.g. 5xx=0.1,429burst=1,latency=200ms,drop=0.3,dup=0.1,reorder=0.2 (see docs/simulator.md)', (v) => faultSpec(v))
     .option('--serve [port]', 'keep the API and live dashboard up (loopback, default port 8080) during the workload and afterwards, until Ctrl-C')
     .option('--no-auth', 'with --serve: no admin token (loopback only)')
-    .action(async (opts: { jobs: number; seed: number; provider: DemoProviderKind; json?: boolean; keepState?: boolean; logLevel: string; serve?: boolean | string; auth: boolean; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string }) => {
+    .option('--no-sandbox', 'run process runners without the bubblewrap sandbox (as this user; not advised)')
+    .action(async (opts: { jobs: number; seed: number; provider: DemoProviderKind; json?: boolean; keepState?: boolean; logLevel: string; serve?: boolean | string; auth: boolean; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string; sandbox: boolean }) => {
       const tty = !opts.json && process.stdout.isTTY;
       const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
       const serve = opts.serve === undefined ? undefined : servePlan(opts.serve, !opts.auth, say, (report) => {
@@ -289,19 +305,28 @@ export function registerDemoCommand(program: Command): void {
         printReport(report, Boolean(opts.json));
         say('workload done; the dashboard stays up until Ctrl-C');
       });
-      const report = await runDemo({
-        jobs: opts.jobs,
-        seed: opts.seed,
-        provider: opts.provider,
-        keepState: opts.keepState,
-        logLevel: opts.logLevel,
-        pollOnly: opts.pollOnly,
-        pollIntervalSeconds: opts.pollInterval,
-        dropWebhooks: opts.dropWebhooks,
-        faults: opts.faults,
-        onProgress: tty && !serve ? (line) => process.stdout.write(`\r\x1b[2K${line}`) : undefined,
-        serve,
-      });
+      let report: DemoReport;
+      try {
+        report = await runDemo({
+          jobs: opts.jobs,
+          seed: opts.seed,
+          provider: opts.provider,
+          keepState: opts.keepState,
+          logLevel: opts.logLevel,
+          pollOnly: opts.pollOnly,
+          pollIntervalSeconds: opts.pollInterval,
+          dropWebhooks: opts.dropWebhooks,
+          faults: opts.faults,
+          sandbox: opts.sandbox ? 'bwrap' : 'none',
+          onProgress: tty && !serve ? (line) => process.stdout.write(`\r\x1b[2K${line}`) : undefined,
+          serve,
+        });
+      } catch (err) {
+        const hint = isJitpoolError(err, 'JP_SANDBOX_UNAVAILABLE') ? ' (for the demo: --no-sandbox)' : '';
+        process.stderr.write(`jitpool demo: ${describeError(err)}${hint}\n`);
+        process.exitCode = 2;
+        return;
+      }
       if (!serve) {
         if (tty) process.stdout.write('\n');
         printReport(report, Boolean(opts.json));
@@ -355,7 +380,7 @@ function printReport(report: DemoReport, json: boolean): void {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
-  console.log(`provider  ${report.provider}`);
+  console.log(`provider  ${report.provider}${report.sandbox ? ` (sandbox: ${report.sandbox})` : ''}`);
   console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed} (succeeded ${report.jobs.succeeded}, failed ${report.jobs.failed}), lost ${report.jobs.lost}`);
   console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}, ended lost ${report.runners.lost}, killed while busy ${report.runners.busyKilled}`);
   console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);

@@ -1,9 +1,9 @@
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ApiMetrics, MIN_TOKEN_LENGTH, createApiServer, type ApiAuth, type ApiContext, type ApiSurface } from '../api/index.ts';
-import { resolveSecret, readPrivateKey, type Config } from '../config/index.ts';
+import { resolveSecret, readPrivateKey, sensitivePathsOf, type Config } from '../config/index.ts';
 import { Controller, type PoolRuntime } from '../controller/index.ts';
-import { JitpoolError, systemClock, type Clock, type Logger } from '../core/index.ts';
+import { JitpoolError, isJitpoolError, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { appInstallationToken, createGitHubClient, staticToken, type GitHubApi, type TokenProvider } from '../github/index.ts';
 import { Guard, RouteAuditor } from '../guard/index.ts';
 import { Poller, WebhookIntake } from '../intake/index.ts';
@@ -20,6 +20,8 @@ export interface RuntimeOptions {
   github?: GitHubApi;
   /** Replaces the provider of a pool (tests, benchmarks). */
   providers?: ReadonlyMap<string, Provider>;
+  /** The config file the config came from: the process sandbox hides it from jobs. */
+  configFile?: string;
   /** Do not listen on HTTP (reconcile-once mode). */
   noServer?: boolean;
   /** Do not start the reconcile loop. */
@@ -87,8 +89,12 @@ export function tokenProviderOf(config: Config, env: NodeJS.ProcessEnv): TokenPr
   });
 }
 
-/** The pools a config describes, each with its provider (or the override given for it). */
-export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyMap<string, Provider>, env: NodeJS.ProcessEnv = process.env): PoolRuntime[] {
+/**
+ * The pools a config describes, each with its provider (or the override given for it). Process
+ * sandboxes are told what to hide: the state dir, the secret files and `configFile`.
+ */
+export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyMap<string, Provider>, env: NodeJS.ProcessEnv = process.env, configFile?: string): PoolRuntime[] {
+  const hiddenPaths = sensitivePathsOf(config, configFile);
   return config.pools.map((pool) => ({
     name: pool.name,
     labels: pool.labels,
@@ -102,7 +108,7 @@ export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyM
     runnerVersion: pool.provider.kind === 'process' && pool.provider.runner ? pool.provider.runner.version : null,
     provider:
       overrides?.get(pool.name) ??
-      createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger, env }),
+      createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger, env, hiddenPaths }),
   }));
 }
 
@@ -141,8 +147,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     throw err;
   }
   const github = options.github ?? githubClientOf(config, logger, env);
-  const pools = buildPools(config, logger, options.providers, env);
+  const pools = buildPools(config, logger, options.providers, env, options.configFile);
   const providers = new Map(pools.map((pool) => [pool.name, pool.provider]));
+  if (!options.noLoop) {
+    try {
+      await checkSandboxes(config, pools, logger);
+    } catch (err) {
+      lease?.release();
+      store.close();
+      throw err;
+    }
+  }
   const metrics = new ApiMetrics({ store, github });
   const controller = new Controller({
     controllerId: config.controllerId,
@@ -271,6 +286,30 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   };
   return runtime;
+}
+
+/**
+ * Before the loop starts: a loud warning for every pool that runs jobs without a sandbox, and a
+ * start that fails (`JP_SANDBOX_UNAVAILABLE`, naming the fix) when a sandboxed pool's sandbox
+ * cannot start here — never a silent fall-back to running jobs unsandboxed.
+ */
+async function checkSandboxes(config: Config, pools: readonly PoolRuntime[], logger: Logger): Promise<void> {
+  for (const pool of config.pools) {
+    if (pool.provider.kind === 'process' && pool.provider.sandbox === 'none') {
+      logger.warn(
+        { component: 'runtime', pool: pool.name, sandbox: 'none' },
+        `pool ${pool.name} runs jobs WITHOUT a sandbox (sandbox: none): any job can read this controller's tokens, its state and other runners' credentials`,
+      );
+    }
+  }
+  for (const pool of pools) {
+    try {
+      await pool.provider.preflight?.();
+    } catch (err) {
+      if (!isJitpoolError(err)) throw err;
+      throw new JitpoolError(err.code, `pool ${pool.name}: ${err.message}`, { cause: err, details: { ...err.details, pool: pool.name } });
+    }
+  }
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);

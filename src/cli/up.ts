@@ -59,7 +59,7 @@ Examples:
       let runtime: Runtime;
       try {
         runtime = await startRuntime({
-          config, logger, commands: adminCommandRunner,
+          config, logger, commands: adminCommandRunner, configFile: isQuick ? undefined : opts.config,
           onLeaseLost: () => {
             logger.error({ component: 'runtime' }, 'another process took over the store; exiting without touching the runners');
             logger.flush();

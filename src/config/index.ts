@@ -6,7 +6,7 @@ export type { ConfigCheckResult, LoadConfigOptions } from './load.ts';
 export { formatPath, formatProblem, formatProblems } from './problems.ts';
 export type { ConfigProblem } from './problems.ts';
 export { camelCaseSegment, parseEnvValue } from './env-overrides.ts';
-export { resolveConfigPaths } from './resolve-paths.ts';
+export { resolveConfigPaths, sensitivePathsOf } from './resolve-paths.ts';
 export { readPrivateKey, resolveSecret } from './secrets.ts';
 export type { SecretReadOptions } from './secrets.ts';
 export { configJsonSchema } from './json-schema.ts';

@@ -46,3 +46,23 @@ export function resolveConfigPaths(config: Config, baseDir: string): Config {
     })),
   };
 }
+
+/**
+ * Every host path of a resolved config that no job may see: the state dir, the SQLite file (and
+ * its journal files) when it lives elsewhere, the App's private key, each secret `file:` source,
+ * and the config file itself when its path is known. The process sandbox hides them, even when
+ * they sit under a directory it shows (the default state dir `./.state` is under the working
+ * directory, which may hold the runner command's own files).
+ */
+export function sensitivePathsOf(config: Config, configFile?: string): string[] {
+  const auth = config.github.auth;
+  const secretFiles = [auth.kind === 'pat' ? auth.token.file : auth.privateKeyFile, config.webhook.secret.file, config.api.auth.token.file];
+  const sqlite = config.store.sqlitePath;
+  const paths = [
+    config.store.stateDir,
+    ...(sqlite === undefined ? [] : [sqlite, `${sqlite}-wal`, `${sqlite}-shm`, `${sqlite}-journal`]),
+    ...secretFiles,
+    ...(configFile === undefined ? [] : [resolve(configFile)]),
+  ];
+  return [...new Set(paths.filter((path): path is string => path !== undefined))];
+}

@@ -90,6 +90,9 @@ const runnerPackageSchema = z
   })
   .strict();
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'environment variable names use letters, digits and _' });
+const absolutePath = z.string().startsWith('/', { message: 'must be an absolute path' });
+
 const processProvider = z
   .object({
     kind: z.literal('process'),
@@ -103,12 +106,37 @@ const processProvider = z
     env: z.record(z.string(), z.string()).default({}),
     /** Seconds to wait after SIGTERM before SIGKILL on delete. @default 10 */
     killGraceSeconds: seconds.default(10),
+    /**
+     * How each runner is isolated (docs/providers/process.md). `bwrap`: a bubblewrap sandbox —
+     * own PID, mount, IPC and UTS namespaces, an unprivileged uid, the system read-only, a private
+     * /tmp, only its work dir writable, nothing of jitpool visible. `none`: jobs run as jitpool's
+     * own user and can read its secrets and other runners' credentials (logged as a warning). @default bwrap
+     */
+    sandbox: z.enum(['bwrap', 'none']).default('bwrap'),
+    /**
+     * `host`: the host's network (CI jobs need it). `none`: a network namespace with only loopback —
+     * the runner itself cannot reach GitHub then, so only for runner commands that need no network. @default host
+     */
+    network: z.enum(['host', 'none']).default('host'),
+    /** Extra host directories shown read-only in the sandbox, at the same path (tool caches, SDKs). @default [] @example ['/srv/toolchains'] */
+    readOnlyPaths: z
+      .array(absolutePath.refine((path) => path !== '/' && !/^\/(proc|sys|dev)(\/|$)/.test(path), { message: 'not /, /proc, /sys or /dev (they would show the host through the sandbox)' }))
+      .default([]),
+    /** Host uids handed to runners (one per live runner) when jitpool runs as root. @default { first: 1879048192, count: 65536 } */
+    runnerUids: z
+      .object({
+        /** The first uid; keep the range clear of accounts and of other tools' uid ranges. */
+        first: z.number().int().min(1000).max(0xfffffffe),
+        /** How many uids (the most runners alive at once on this host). */
+        count: z.number().int().positive().max(1 << 24),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
-  .refine((p) => (p.command === undefined) !== (p.runner === undefined), { message: 'exactly one of `command` or `runner` is required', path: ['command'] });
+  .refine((p) => (p.command === undefined) !== (p.runner === undefined), { message: 'exactly one of `command` or `runner` is required', path: ['command'] })
+  .refine((p) => p.sandbox === 'bwrap' || (p.network === 'host' && p.readOnlyPaths.length === 0), { message: '`network: none` and `readOnlyPaths` need the sandbox (remove `sandbox: none`)', path: ['sandbox'] });
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'environment variable names use letters, digits and _' });
-const absolutePath = z.string().startsWith('/', { message: 'must be an absolute path' });
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, { message: 'must be an IPv4 CIDR such as 10.213.0.0/16' });
 
 const cacheVolume = z

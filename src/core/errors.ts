@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   JP_PROVIDER_UNAVAILABLE: { retryable: true },
   JP_PROVIDER_IMAGE_MISSING: { retryable: true },
   JP_PROVIDER_TIMEOUT: { retryable: true },
+  /** The process sandbox cannot start on this machine (bubblewrap missing or too old, no user namespaces). */
+  JP_SANDBOX_UNAVAILABLE: { retryable: false },
   JP_INPUT_INVALID: { retryable: false },
   JP_POOL_NOT_FOUND: { retryable: false },
   JP_POOL_AT_CAPACITY: { retryable: true },

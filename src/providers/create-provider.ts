@@ -12,6 +12,8 @@ export interface ProviderContext {
   stateDir: string;
   pool: string;
   logger: Logger;
+  /** Host paths no runner may see (state dir, config file, secret files): the process sandbox hides them. @default [] */
+  hiddenPaths?: readonly string[];
   /** Where DOCKER_HOST is read from when the settings name no engine. @default {} */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -27,6 +29,7 @@ export function createProvider(config: ProviderConfig, context: ProviderContext)
         workRoot: config.workRoot ?? join(context.stateDir, 'work'),
         env: config.env,
         killGraceSeconds: config.killGraceSeconds,
+        sandbox: { kind: config.sandbox, network: config.network, readOnlyPaths: config.readOnlyPaths, runnerUids: config.runnerUids, hiddenPaths: context.hiddenPaths },
         logger: context.logger,
       });
     case 'docker':

@@ -61,4 +61,6 @@ export interface Provider {
   onChange(listener: (info: ComputeInfo) => void): () => void;
   /** Releases resources held by the provider itself (watchers, sockets); leaves compute running. */
   close(): Promise<void>;
+  /** Proves the provider can launch here (e.g. the process sandbox starts); rejects with a JitpoolError naming the fix. Called before the loop starts. */
+  preflight?(): Promise<void>;
 }

@@ -4,7 +4,7 @@ export {
   DEFAULT_RUNNER_VERSION, DEFAULT_URL_TEMPLATE, MIN_RUNNER_VERSION, compareVersions, defaultRunnerCacheDir, ensureRunnerPackage, extractArchive, hostRunnerArch,
   resolveRunnerPackageSpec, type RunnerPackage, type RunnerPackageSpec,
 } from './runner-package.ts';
-export { COPIED_FILES, createRunnerRoot, type RunnerRootResult } from './runner-root.ts';
+export { COPIED_FILES, createRunnerRoot, prepareMountedRoot, type MountedRootResult, type RunnerRootResult } from './runner-root.ts';
 export { listenerCommand, runListener, type RunListenerOptions } from './launch.ts';
 export { RUNNER_EXIT, RUNNER_ONLINE_MARKER, interpretRunnerExit, runnerEnvironment, type RunnerEnvironmentInput, type RunnerExitMeaning } from './contract.ts';
 export {

@@ -1,4 +1,4 @@
-import { chmod, copyFile, link, lstat, mkdir, readdir, readlink, symlink } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, open, readdir, readlink, symlink } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { JitpoolError } from '../core/index.ts';
 
@@ -82,4 +82,45 @@ async function copyWritable(source: string, target: string): Promise<void> {
   await copyFile(source, target);
   const { mode } = await lstat(source);
   await chmod(target, (mode & 0o777) | 0o200);
+}
+
+/** What {@link prepareMountedRoot} made: the package entries to mount read-only over their stubs. */
+export interface MountedRootResult {
+  root: string;
+  /** Top-level names of the package (`bin`, `externals`, `run.sh`, …), each with an empty stub in `root`. */
+  mounted: string[];
+  copiedFiles: number;
+}
+
+/**
+ * Prepares a runner root whose package files are *mounted* read-only by a sandbox instead of
+ * linked: for every top-level entry of the package an empty stub (directory or file) is created
+ * in `root` for the mount to cover; {@link COPIED_FILES} are copied writable and symlinks
+ * recreated, as {@link createRunnerRoot} does. Whatever the runner writes (`.runner`,
+ * `.credentials`, `_diag`, `_work`) lands in `root`; nothing in `root` shares an inode with the
+ * cache, so no job can write through to the package.
+ */
+export async function prepareMountedRoot(packageDir: string, root: string): Promise<MountedRootResult> {
+  const result: MountedRootResult = { root, mounted: [], copiedFiles: 0 };
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  for (const entry of await readdir(packageDir, { withFileTypes: true })) {
+    if (SKIPPED.has(entry.name)) continue;
+    const source = join(packageDir, entry.name);
+    const target = join(root, entry.name);
+    try {
+      if (entry.isSymbolicLink()) await symlink(await readlink(source), target);
+      else if (entry.isFile() && COPIED_FILES.has(entry.name)) {
+        await copyWritable(source, target);
+        result.copiedFiles += 1;
+      } else if (entry.isDirectory() || entry.isFile()) {
+        if (entry.isDirectory()) await mkdir(target, { mode: 0o755 });
+        else await (await open(target, 'wx', 0o444)).close();
+        result.mounted.push(entry.name);
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new JitpoolError('JP_RUNNER_PACKAGE', `could not prepare ${entry.name} in the runner root ${root}: ${code ?? (err as Error).message}`, { cause: err });
+    }
+  }
+  return result;
 }

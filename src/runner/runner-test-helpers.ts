@@ -22,6 +22,8 @@ export interface FakeArchiveOptions {
   version?: string;
   /** `fake-runner`: `bin/Runner.Listener` runs the simulator's fake runner; `record`: it records its argv/env and exits with `exitCode`. */
   listener?: 'fake-runner' | 'record';
+  /** Overrides `listener`: `bin/Runner.Listener` execs this command line (e.g. a hostile runner). */
+  listenerCommand?: readonly string[];
   exitCode?: number;
   /** Extra files (path → size in bytes) to make the package realistic in size. */
   filler?: { files: number; bytesEach: number };
@@ -37,8 +39,9 @@ export async function buildRunnerArchive(options: FakeArchiveOptions = {}): Prom
   const tree = join(dir, 'tree');
   mkdirSync(join(tree, 'bin'), { recursive: true });
   mkdirSync(join(tree, 'externals', 'node20', 'bin'), { recursive: true });
-  const listener =
-    options.listener === 'record'
+  const listener = options.listenerCommand
+    ? `#!/bin/sh\nexec ${options.listenerCommand.map(sh).join(' ')} "$@"\n`
+    : options.listener === 'record'
       ? `#!/bin/sh\n{ echo "argv: $*"; echo "jit: \${ACTIONS_RUNNER_INPUT_JITCONFIG:+set}"; echo "deprecated-exit: $ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE"; } >> listener-calls.log\nexit ${options.exitCode ?? 0}\n`
       : `#!/bin/sh\nexec ${sh(process.execPath)} ${sh(FAKE_RUNNER_SCRIPT)} "$@"\n`;
   writeFileSync(join(tree, 'bin', 'Runner.Listener'), listener, { mode: 0o755 });
