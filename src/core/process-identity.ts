@@ -12,15 +12,25 @@ export interface ProcessIdentity {
   startTicks: string | null;
 }
 
-/** The start time of `pid` in clock ticks since boot, or null when it cannot be read. */
-export function readStartTicks(pid: number): string | null {
+/** The fields of /proc/PID/stat after the command name (which may hold spaces): state, ppid, …; null when it does not exist. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
+}
+
+/** The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), or null when it cannot be read. */
+export function readStartTicks(pid: number): string | null {
+  return statFields(pid)?.[19] ?? null;
+}
+
+/** The parent pid of a process, or null. */
+export function parentPid(pid: number): number | null {
+  const fields = statFields(pid);
+  return fields ? Number(fields[1]) : null;
 }
 
 /** This process. */
@@ -28,7 +38,7 @@ export function currentProcess(): ProcessIdentity {
   return { pid: process.pid, host: hostname(), startTicks: readStartTicks(process.pid) };
 }
 
-/** True while the process `pid` started at `startTicks` runs on this host (a zombie does not count). */
+/** True while the process `pid` started at `startTicks` runs on this host (a zombie does not count; null ticks: any process with that pid). */
 export function isProcessAlive(pid: number, startTicks: string | null): boolean {
   try {
     process.kill(pid, 0);
@@ -36,13 +46,8 @@ export function isProcessAlive(pid: number, startTicks: string | null): boolean 
     // EPERM: it exists but belongs to someone else.
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  if (startTicks === null) return true;
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19] === startTicks && fields[0] !== 'Z';
+  const fields = statFields(pid);
+  if (fields === null) return startTicks === null;
+  if (startTicks !== null && fields[19] !== startTicks) return false;
+  return fields[0] !== 'Z';
 }

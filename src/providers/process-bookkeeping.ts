@@ -135,40 +135,7 @@ export class Bookkeeping {
   }
 }
 
-/** Kernel start time of a process (field 22 of /proc/PID/stat), or null when it does not exist. */
-export function readStartTicks(pid: number): string | null {
-  const fields = statFields(pid);
-  return fields?.[19] ?? null;
-}
-
-/** True while `pid` runs and is the process that had `startTicks` (a zombie is not alive). */
-export function isProcessAlive(pid: number, startTicks: string | null): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const fields = statFields(pid);
-  if (fields === null) return false;
-  if (startTicks !== null && fields[19] !== startTicks) return false;
-  return fields[0] !== 'Z';
-}
-
-/** The parent pid of a process, or null. */
-export function parentPid(pid: number): number | null {
-  const fields = statFields(pid);
-  return fields ? Number(fields[1]) : null;
-}
-
-/** The fields of /proc/PID/stat after the command name (which may hold spaces): state, ppid, … */
-function statFields(pid: number): string[] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
+export { isProcessAlive, parentPid, readStartTicks } from '../core/index.ts';
 
 /** Signals a process group, else the process. */
 export function signalGroup(pid: number, signal: NodeJS.Signals): void {
