@@ -76,7 +76,7 @@ describe('jitpool app', () => {
     assert.equal(jit.code, 0, jit.stdout + jit.stderr);
     const written = JSON.parse(readFileSync(jitOut, 'utf8')) as { runner: { id: number; name: string }; encoded_jit_config: string };
     assert.equal(statSync(jitOut).mode & 0o777, 0o600);
-    assert.match(written.runner.name, /^ci-jit-[0-9a-f]{8}$/);
+    assert.match(written.runner.name, /^ci-jit-[0-9a-f]{12}$/);
     assert.equal(decodeJitConfig(written.encoded_jit_config).runner.agentName, written.runner.name);
     assert.doesNotMatch(jit.stdout, new RegExp(written.encoded_jit_config.slice(0, 40)));
     assert.deepEqual(sim.runners().map((r) => r.name), [written.runner.name]);

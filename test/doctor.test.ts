@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,9 +11,11 @@ import { startSimulator } from '../src/sim/index.ts';
 const run = promisify(execFile);
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
 const TOKEN = 'ghp_doctor_test_token_123';
+const STALE = 'jp-linux-0123456789ab';
+const FOREIGN = ['important-data', 'jp-linux-00000000aaaa', 'jp-linux-00000000bbbb', 'jp-linux-00000000cccc', 'src'];
 
 describe('jitpool doctor', { timeout: 60_000 }, () => {
-  it('reports ghosts and stale directories, changes nothing by default, and cleans up when told', async (t) => {
+  it('reports ghosts and stale directories, changes nothing by default or with --dry-run, and removes only what jitpool made', async (t) => {
     const sim = await startSimulator();
     const dir = mkdtempSync(join(tmpdir(), 'jitpool-doctor-'));
     t.after(async () => {
@@ -26,9 +28,22 @@ describe('jitpool doctor', { timeout: 60_000 }, () => {
     await register('jp-linux-ghost1', ['self-hosted', 'linux', 'jitpool-doc']);
     await register('someone-elses', ['self-hosted', 'linux']);
     const work = join(dir, 'state', 'work');
-    mkdirSync(join(work, 'jp-linux-stale1'), { recursive: true });
     const old = new Date(Date.now() - 3 * 3600_000);
-    utimesSync(join(work, 'jp-linux-stale1'), old, old);
+    const makeDir = (name: string, marker?: Record<string, unknown>) => {
+      mkdirSync(join(work, name), { recursive: true });
+      writeFileSync(join(work, name, 'keep.txt'), 'precious');
+      if (marker) writeFileSync(join(work, name, '.jitpool.json'), JSON.stringify(marker));
+      utimesSync(join(work, name), old, old);
+    };
+    // jitpool's own leftover (its runner process long gone) ...
+    makeDir(STALE, { runnerId: '0123456789ab', runnerName: STALE, pool: 'linux', controllerId: 'doc', pid: 2 ** 22 + 7, startTicks: null, createdAtMs: 0 });
+    // ... and directories that are not jitpool's, however old: never removed.
+    makeDir('src');
+    makeDir('important-data');
+    makeDir('jp-linux-00000000aaaa');
+    makeDir('jp-linux-00000000bbbb', { controllerId: 'another-controller', pid: 1 });
+    mkdirSync(join(dir, 'outside'));
+    symlinkSync(join(dir, 'outside'), join(work, 'jp-linux-00000000cccc'));
     const config = join(dir, 'jitpool.yaml');
     writeFileSync(config, [
       'controllerId: doc',
@@ -39,22 +54,37 @@ describe('jitpool doctor', { timeout: 60_000 }, () => {
     ].join('\n'));
     const doctor = async (...args: string[]) => {
       const { stdout } = await run(process.execPath, [MAIN, 'doctor', '-c', config, '--json', ...args], { env: { PATH: process.env.PATH, DOC_TOKEN: TOKEN } });
-      return JSON.parse(stdout) as { ghosts: Array<{ name: string; isRemovable: boolean }>; staleDirs: Array<{ name: string }>; repaired: null | { removedRegistrations: string[]; removedDirs: string[] } };
+      return JSON.parse(stdout) as {
+        ghosts: Array<{ name: string; isRemovable: boolean }>;
+        staleDirs: Array<{ name: string }>;
+        foreignDirs: Array<{ name: string; reason: string }>;
+        repaired: null | { removedRegistrations: string[]; removedDirs: string[] };
+      };
     };
 
     const report = await doctor();
     assert.deepEqual(report.ghosts.map((g) => g.name), ['jp-linux-ghost1'], 'only registrations with our label');
     assert.equal(report.ghosts[0]!.isRemovable, false, 'first seen just now: younger than the 60 min default');
-    assert.deepEqual(report.staleDirs.map((d) => d.name), ['jp-linux-stale1']);
+    assert.deepEqual(report.staleDirs.map((d) => d.name), [STALE]);
+    assert.deepEqual(report.foreignDirs.map((d) => d.name), FOREIGN);
+    assert.match(report.foreignDirs.find((d) => d.name === 'jp-linux-00000000aaaa')!.reason, /marker/);
+    assert.match(report.foreignDirs.find((d) => d.name === 'jp-linux-00000000bbbb')!.reason, /another-controller/);
     assert.equal(report.repaired, null);
-    assert.equal(sim.runners().length, 2, 'dry run changed nothing');
-    assert.ok(existsSync(join(work, 'jp-linux-stale1')));
+    assert.equal(sim.runners().length, 2, 'no flag: changed nothing');
+    const dryRun = await doctor('--cleanup-offline', '--cleanup-dirs', '--min-age-mins', '0', '--dry-run');
+    assert.equal(dryRun.repaired, null);
+    assert.ok(existsSync(join(work, STALE)), '--dry-run: changed nothing');
+    const { stdout: text } = await run(process.execPath, [MAIN, 'doctor', '-c', config, '--cleanup-dirs', '--dry-run'], { env: { PATH: process.env.PATH, DOC_TOKEN: TOKEN } });
+    t.diagnostic(text);
+    assert.match(text, /kept: its name is not a jitpool runner name/);
 
     const acted = await doctor('--cleanup-offline', '--cleanup-dirs', '--min-age-mins', '0');
     assert.deepEqual(acted.repaired?.removedRegistrations, ['jp-linux-ghost1']);
     assert.equal(acted.repaired?.removedDirs.length, 1);
     assert.deepEqual(sim.runners().map((r) => r.name), ['someone-elses'], 'foreign registration untouched');
-    assert.ok(!existsSync(join(work, 'jp-linux-stale1')));
+    assert.ok(!existsSync(join(work, STALE)));
+    for (const name of FOREIGN) assert.ok(existsSync(join(work, name)), `${name} kept`);
+    assert.ok(existsSync(join(work, 'src', 'keep.txt')) && existsSync(join(work, 'important-data', 'keep.txt')));
   });
 
   it('explains a bad flag', async () => {

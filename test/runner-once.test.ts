@@ -33,7 +33,7 @@ describe('jitpool runner once', () => {
     const report = JSON.parse(result.stdout) as { ok: boolean; mode: string; runnerName: string; labels: string[]; labelSource: string; exitCode: number; exit: { kind: string }; root: string };
     assert.deepEqual([report.ok, report.mode, report.labelSource, report.exitCode, report.exit.kind], [true, 'jit', 'queue', 0, 'done']);
     assert.deepEqual(report.labels, ['self-hosted', 'linux', 'x64']);
-    assert.match(report.runnerName, /^codex-ephem-[0-9a-f]{8}$/);
+    assert.match(report.runnerName, /^codex-ephem-[0-9a-f]{12}$/);
     const done = sim.jobs().find((j) => j.id === job.id)!;
     assert.equal(done.status, 'completed');
     assert.equal(done.runnerName, report.runnerName);

@@ -3,6 +3,7 @@ import type { Clock, Logger } from '../core/index.ts';
 import type { GitHubApi } from '../github/index.ts';
 import type { Store } from '../store/index.ts';
 import type { ApiMetrics } from './metrics.ts';
+import type { Readiness } from './readiness.ts';
 
 /** What the admin routes read and steer: one running jitpool. */
 export interface ApiContext {
@@ -21,4 +22,6 @@ export interface ApiContext {
    * `JP_INPUT_INVALID` for bad input. Absent: this server takes no commands.
    */
   runCommand?: (name: string, input: unknown) => Promise<unknown>;
+  /** jitpool's own readiness (store, providers, webhook intake); the store alone when absent. */
+  readiness?: Readiness;
 }

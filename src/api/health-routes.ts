@@ -1,7 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { DEGRADED_AFTER_FAILURES } from '../controller/index.ts';
 import type { ApiContext } from './context.ts';
+import { Readiness } from './readiness.ts';
 import { ref } from './schemas.ts';
+
+const okCheck = { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } } as const;
 
 const readinessSchema = {
   type: 'object',
@@ -10,20 +13,25 @@ const readinessSchema = {
     ready: { type: 'boolean' },
     checks: {
       type: 'object',
-      properties: {
-        store: { type: 'object', properties: { ok: { type: 'boolean' } } },
-        github: {
-          type: 'object',
-          properties: { ok: { type: ['boolean', 'null'] }, atMs: { type: ['integer', 'null'] }, error: { type: ['string', 'null'] } },
-        },
-      },
+      required: ['store', 'providers', 'webhook'],
+      description: "jitpool's own parts only: no messages here (the route is public); details are on /status",
+      properties: { store: okCheck, providers: okCheck, webhook: okCheck },
     },
   },
 } as const;
 
-/** `GET /healthz` (liveness) and `GET /readyz` (store and GitHub reachable): public, never logged per request. */
+/** The readiness a context uses: its own, or one of the store alone. */
+export function readinessOf(context: ApiContext): Readiness {
+  return context.readiness ?? new Readiness({ store: context.store, providers: new Map(), isWebhookEnabled: false, clock: context.clock });
+}
+
+/**
+ * `GET /healthz` (liveness) and `GET /readyz` (jitpool's own store, providers and webhook intake:
+ * never GitHub, so a load balancer keeps delivering webhooks while GitHub fails): public, never
+ * logged per request, and never with error text.
+ */
 export async function healthRoutes(app: FastifyInstance, options: { context: ApiContext }): Promise<void> {
-  const { store, controller } = options.context;
+  const readiness = readinessOf(options.context);
   app.get('/healthz', {
     config: { public: true, quiet: true },
     schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } } } },
@@ -32,15 +40,14 @@ export async function healthRoutes(app: FastifyInstance, options: { context: Api
   app.get('/readyz', {
     config: { public: true, quiet: true },
     schema: {
-      summary: 'Readiness: the store answers and the last comparison with GitHub succeeded',
+      summary: "Readiness of jitpool itself: its store, its providers and its webhook intake (GitHub's health is on /status)",
       tags: ['health'],
       response: { 200: readinessSchema, 503: readinessSchema },
     },
   }, async (_request, reply) => {
-    const storeOk = store.ping();
-    const github = controller.githubSync;
-    const ready = storeOk && github.ok === true;
-    return reply.code(ready ? 200 : 503).send({ ready, checks: { store: { ok: storeOk }, github } });
+    const report = await readiness.check();
+    const checks = { store: { ok: report.store.ok }, providers: { ok: report.providers.ok }, webhook: { ok: report.webhook.ok } };
+    return reply.code(report.ready ? 200 : 503).send({ ready: report.ready, checks });
   });
 }
 
@@ -56,11 +63,43 @@ const activeRunnerSchema = {
   },
 } as const;
 
+const nullableString = { type: ['string', 'null'] } as const;
+
+const healthSchema = {
+  type: 'object',
+  required: ['ready', 'store', 'providers', 'webhook', 'github'],
+  properties: {
+    ready: { type: 'boolean', description: 'what /readyz answers' },
+    store: {
+      type: 'object',
+      properties: {
+        ok: { type: 'boolean' }, trouble: nullableString, message: { ...nullableString, description: "SQLite's own message" },
+        atMs: { type: ['integer', 'null'] }, bytes: { type: 'integer', description: 'database, -wal and -shm' },
+      },
+    },
+    providers: {
+      type: 'object',
+      properties: {
+        ok: { type: 'boolean' },
+        failing: { type: 'array', items: { type: 'object', properties: { pools: { type: 'array', items: { type: 'string' } }, kind: { type: 'string' }, error: { type: 'string' } } } },
+      },
+    },
+    webhook: { type: 'object', properties: { ok: { type: 'boolean' }, enabled: { type: 'boolean' } } },
+    github: {
+      type: 'object',
+      description: 'the last comparison with GitHub (not part of readiness)',
+      properties: { ok: { type: ['boolean', 'null'] }, atMs: { type: ['integer', 'null'] }, error: nullableString },
+    },
+  },
+} as const;
+
 const statusSchema = {
   type: 'object',
-  required: ['controllerId', 'generatedAtMs', 'pollIntervalSeconds', 'pools', 'reconciles'],
+  required: ['controllerId', 'generatedAtMs', 'pollIntervalSeconds', 'pools', 'reconciles', 'health'],
   properties: {
     controllerId: { type: 'string' },
+    health: healthSchema,
+    unservableJobs: { type: 'integer', description: 'open jobs no pool can serve (runner-group access, public repository, labels)' },
     generatedAtMs: { type: 'integer' },
     pollIntervalSeconds: { type: 'integer', description: 'the reconcile timer' },
     reconciles: { type: 'integer' },
@@ -79,6 +118,7 @@ const statusSchema = {
           jobTimeoutSeconds: { type: 'integer' },
           bootTimeoutSeconds: { type: 'integer' },
           degraded: { type: 'boolean' },
+          unservableJobs: { type: 'integer', description: 'open jobs matching its labels that its runner group may not serve' },
         },
       },
     },
@@ -88,6 +128,7 @@ const statusSchema = {
 /** `GET /status`: seed 004's status (active runners with job id and running seconds, limits) per pool. */
 export async function statusRoutes(app: FastifyInstance, options: { context: ApiContext }): Promise<void> {
   const { store, controller, clock, controllerId, reconcileIntervalSeconds } = options.context;
+  const readiness = readinessOf(options.context);
   app.get('/status', {
     schema: { summary: 'Active runners and limits per pool', tags: ['status'], security: [{ bearerAuth: [] }], response: { 200: statusSchema, 401: ref('Error') } },
   }, async () => {
@@ -100,8 +141,12 @@ export async function statusRoutes(app: FastifyInstance, options: { context: Api
     }
     const health = controller.health;
     const stats = controller.stats;
+    const report = await readiness.check();
+    const unservable = new Map(store.countUnservableJobs().map((row) => [row.pool, row.count]));
     return {
       controllerId,
+      health: { ...report, store: { ...report.store, bytes: store.maintenance.fileBytes() }, github: controller.githubSync },
+      unservableJobs: [...unservable.values()].reduce((a, b) => a + b, 0),
       generatedAtMs: now,
       pollIntervalSeconds: reconcileIntervalSeconds,
       reconciles: stats.reconciles,
@@ -115,6 +160,7 @@ export async function statusRoutes(app: FastifyInstance, options: { context: Api
         jobTimeoutSeconds: Math.round(pool.jobTimeoutMs / 1000),
         bootTimeoutSeconds: Math.round(pool.bootTimeoutMs / 1000),
         degraded: (health[pool.name]?.consecutiveFailures ?? 0) >= DEGRADED_AFTER_FAILURES,
+        unservableJobs: unservable.get(pool.name) ?? 0,
       })),
     };
   });

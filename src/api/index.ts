@@ -6,3 +6,4 @@ export { poolViews } from './pool-routes.ts';
 export { formatTransitionEvent } from './event-routes.ts';
 export type { ApiContext } from './context.ts';
 export type { WebhookRouteOptions } from './webhook-routes.ts';
+export { Readiness, type ReadinessOptions, type ReadinessReport } from './readiness.ts';

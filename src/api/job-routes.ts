@@ -19,6 +19,7 @@ export async function jobRoutes(app: FastifyInstance, options: { context: ApiCon
         properties: {
           state: { type: 'string', pattern: STATE_FILTER, description: 'comma-separated states' },
           pool: { type: 'string', maxLength: 64 },
+          unservable: { type: 'boolean', description: 'only open jobs no pool can serve (with the reason)' },
           limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
           offset: { type: 'integer', minimum: 0, default: 0 },
         },
@@ -29,9 +30,11 @@ export async function jobRoutes(app: FastifyInstance, options: { context: ApiCon
       },
     },
   }, async (request) => {
-    const query = request.query as { state?: string; pool?: string; limit: number; offset: number };
+    const query = request.query as { state?: string; pool?: string; unservable?: boolean; limit: number; offset: number };
     const states = query.state ? (query.state.split(',') as JobState[]) : undefined;
-    const jobs = store.listJobs({ states, pool: query.pool, limit: query.limit, offset: query.offset });
+    const jobs = query.unservable
+      ? store.listUnservableJobs(query.offset + query.limit).slice(query.offset).filter((job) => !query.pool || job.pool === query.pool)
+      : store.listJobs({ states, pool: query.pool, limit: query.limit, offset: query.offset });
     return { jobs: jobs.map(jobView), limit: query.limit, offset: query.offset };
   });
 }

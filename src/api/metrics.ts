@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ReconcileResult } from '../controller/index.ts';
+import type { GitHubSyncStatus, ReconcileResult } from '../controller/index.ts';
+import { secretRegistrySize } from '../core/index.ts';
 import type { GitHubApi } from '../github/index.ts';
 import type { Store, TransitionRecord } from '../store/index.ts';
 
@@ -7,6 +8,8 @@ import type { Store, TransitionRecord } from '../store/index.ts';
 export interface ApiMetricsOptions {
   store: Store;
   github: GitHubApi;
+  /** The last comparison with GitHub (the controller's), for `jitpool_github_sync_ok`. */
+  githubSync?: () => GitHubSyncStatus;
 }
 
 const WAIT_BUCKETS_SECONDS = [1, 2, 5, 10, 20, 30, 60, 120, 180, 300, 600, 1800];
@@ -26,10 +29,12 @@ export class ApiMetrics {
   readonly #reconcileActions: Counter<'kind'>;
   readonly #webhooks: Counter<'outcome'>;
   readonly #webhooksRejected: Counter<'code'>;
+  readonly #jobsGone: Counter<'pool'>;
+  readonly #jobsUnservable: Counter<'pool'>;
   readonly #unsubscribe: () => void;
 
   constructor(options: ApiMetricsOptions) {
-    const { store, github } = options;
+    const { store, github, githubSync } = options;
     this.#store = store;
     const registers = [this.registry];
     this.#queueWait = new Histogram({
@@ -44,7 +49,41 @@ export class ApiMetrics {
     });
     this.#reconcileActions = new Counter({ name: 'jitpool_reconcile_actions_total', help: 'Actions planned by reconciles, per kind.', labelNames: ['kind'], registers });
     this.#webhooks = new Counter({ name: 'jitpool_webhooks_received_total', help: 'Webhook deliveries received, per outcome.', labelNames: ['outcome'], registers });
-    this.#webhooksRejected = new Counter({ name: 'jitpool_webhooks_rejected_total', help: 'Webhook deliveries rejected, per error code.', labelNames: ['code'], registers });
+    this.#webhooksRejected = new Counter({ name: 'jitpool_webhooks_rejected_total', help: 'Webhook deliveries rejected or refused (store unavailable), per error code.', labelNames: ['code'], registers });
+    this.#jobsGone = new Counter({ name: 'jitpool_jobs_gone_total', help: 'Jobs retired because GitHub answers 404 for them (or nothing was heard of them within the retention).', labelNames: ['pool'], registers });
+    this.#jobsUnservable = new Counter({ name: 'jitpool_jobs_unservable_total', help: 'Jobs found unservable (runner-group access, public repository, labels), per pool ("" when no pool has their labels).', labelNames: ['pool'], registers });
+    new Gauge({
+      name: 'jitpool_jobs_unservable', help: 'Open jobs no pool can serve right now, per pool.', labelNames: ['pool'], registers,
+      collect() {
+        this.reset();
+        for (const row of store.countUnservableJobs()) this.set({ pool: row.pool ?? '' }, row.count);
+      },
+    });
+    new Gauge({
+      name: 'jitpool_store_healthy', help: '1 while the store reports no storage trouble (damaged file, full disk, I/O errors), else 0.', registers,
+      collect() {
+        this.set(store.health().ok ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'jitpool_store_bytes', help: 'Size of the store: database file plus its -wal and -shm.', registers,
+      collect() {
+        this.set(store.maintenance.fileBytes());
+      },
+    });
+    new Gauge({
+      name: 'jitpool_github_sync_ok', help: '1 when the last comparison with GitHub succeeded, 0 when it failed, -1 before the first.', registers,
+      collect() {
+        const ok = githubSync?.().ok ?? null;
+        this.set(ok === null ? -1 : ok ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'jitpool_redaction_secrets', help: 'Secrets the redaction registry holds (bounded: a runner\'s are forgotten with it).', registers,
+      collect() {
+        this.set(secretRegistrySize().secrets);
+      },
+    });
     new Gauge({
       name: 'jitpool_runners', help: 'Runners per pool and state (removed ones included).', labelNames: ['pool', 'state'], registers,
       collect() {
@@ -95,9 +134,9 @@ export class ApiMetrics {
   }
 
   /** Counts a webhook outcome (the intake's `onOutcome` hook). */
-  observeWebhook(outcome: 'accepted' | 'duplicate' | 'ignored' | 'rejected', code?: string): void {
+  observeWebhook(outcome: 'accepted' | 'duplicate' | 'ignored' | 'rejected' | 'failed', code?: string): void {
     this.#webhooks.inc({ outcome });
-    if (outcome === 'rejected') this.#webhooksRejected.inc({ code: code ?? 'unknown' });
+    if (outcome === 'rejected' || outcome === 'failed') this.#webhooksRejected.inc({ code: code ?? 'unknown' });
   }
 
   /** Records one reconcile (the controller's `onReconcile` hook). */
@@ -117,6 +156,11 @@ export class ApiMetrics {
   }
 
   #observeTransition(transition: TransitionRecord): void {
+    if (transition.entity === 'job' && (transition.toState === 'gone' || transition.toState === 'unservable')) {
+      const pool = this.#store.getJob(Number(transition.entityId))?.pool ?? '';
+      (transition.toState === 'gone' ? this.#jobsGone : this.#jobsUnservable).inc({ pool });
+      return;
+    }
     if (transition.entity === 'job' && (transition.toState === 'in_progress' || transition.toState === 'completed')) {
       if (transition.fromState !== 'queued' && transition.fromState !== 'waiting') return;
       const job = this.#store.getJob(Number(transition.entityId));

@@ -20,7 +20,8 @@ export function poolViews(context: ApiContext): Array<Record<string, unknown>> {
     counts.set(runner.pool, count);
   }
   const queued = new Map<string, number>();
-  for (const job of context.store.listOpenJobs()) if (job.state === 'queued' && job.pool) queued.set(job.pool, (queued.get(job.pool) ?? 0) + 1);
+  for (const job of context.store.listOpenJobs()) if (job.state === 'queued' && job.pool && !job.unservableReason) queued.set(job.pool, (queued.get(job.pool) ?? 0) + 1);
+  const unservable = new Map(context.store.countUnservableJobs().map((row) => [row.pool, row.count]));
   const health = context.controller.health;
   return context.controller.effectivePools().map((pool) => {
     const poolHealth = health[pool.name];
@@ -34,6 +35,7 @@ export function poolViews(context: ApiContext): Array<Record<string, unknown>> {
       jobTimeoutSeconds: Math.round(pool.jobTimeoutMs / 1000),
       counts: counts.get(pool.name) ?? { booting: 0, idle: 0, busy: 0, stopping: 0, total: 0 },
       queued: queued.get(pool.name) ?? 0,
+      unservable: unservable.get(pool.name) ?? 0,
       health: {
         degraded: (poolHealth?.consecutiveFailures ?? 0) >= DEGRADED_AFTER_FAILURES,
         consecutiveFailures: poolHealth?.consecutiveFailures ?? 0,

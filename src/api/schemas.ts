@@ -66,6 +66,8 @@ export const jobSchema = {
     startedAtMs: nullableInt,
     completedAtMs: nullableInt,
     queueWaitMs: { type: ['integer', 'null'], description: 'started minus queued; null until the job starts' },
+    unservableReason: { ...nullableString, description: 'why no pool can serve the job (runner-group access, public repository, labels); such a job is never demand' },
+    refreshAttempts: { type: 'integer', description: 're-reads from GitHub while it stayed queued' },
   },
 } as const;
 
@@ -94,6 +96,7 @@ export const poolSchema = {
       },
     },
     queued: { type: 'integer', description: 'queued jobs this pool serves' },
+    unservable: { type: 'integer', description: 'open jobs matching its labels that its runner group may not serve (never demand)' },
     health: {
       type: 'object',
       required: ['degraded', 'consecutiveFailures'],

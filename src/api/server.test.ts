@@ -5,17 +5,25 @@ import { authHeader, startTestRuntime, TEST_API_TOKEN } from '../cli/runtime-tes
 const codeOf = (body: string): string => (JSON.parse(body) as { code: string }).code;
 
 describe('API server', () => {
-  it('health checks are public; readiness waits for a GitHub sync', async (t) => {
-    const { runtime } = await startTestRuntime(t);
+  it("health checks are public; readiness is jitpool's own (store, providers, webhook intake), never GitHub's, and carries no error text", async (t) => {
+    const { runtime, sim } = await startTestRuntime(t);
     const app = runtime.server!;
     assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
-    const before = await app.inject({ url: '/readyz' });
-    assert.equal(before.statusCode, 503);
-    assert.equal(before.json().checks.store.ok, true);
+    const ready = await app.inject({ url: '/readyz' });
+    assert.equal(ready.statusCode, 200);
+    assert.deepEqual(ready.json(), { ready: true, checks: { store: { ok: true }, providers: { ok: true }, webhook: { ok: true } } });
+    // GitHub fails: readiness stays (webhooks must keep coming); the failure is on /status, behind the token.
+    sim.setFaults({ apiByEndpoint: { 'GET /orgs/{org}/actions/runners': { errorRate: 1 } } });
     await runtime.controller.reconcileOnce({ syncGitHub: true });
-    const after = await app.inject({ url: '/readyz' });
-    assert.equal(after.statusCode, 200);
-    assert.equal(after.json().ready, true);
+    assert.equal(runtime.controller.githubSync.ok, false);
+    const stillReady = await app.inject({ url: '/readyz' });
+    assert.equal(stillReady.statusCode, 200);
+    assert.doesNotMatch(stillReady.body, /acme|127\.0\.0\.1|error|Server/);
+    const status = (await app.inject({ url: '/status', headers: authHeader })).json();
+    assert.equal(status.health.github.ok, false);
+    assert.match(status.health.github.error, /JP_GITHUB_UNAVAILABLE/);
+    assert.equal(status.health.store.ok, true);
+    assert.ok(status.health.store.bytes > 0);
   });
 
   it('every admin route needs the bearer token: none or a wrong one answers 401', async (t) => {

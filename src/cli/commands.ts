@@ -16,6 +16,7 @@ import { registerReportCommand } from './report.ts';
 import { registerRunnerOnceCommand } from './runner-once.ts';
 import { registerRunnerRepairCommand } from './runner-repair.ts';
 import { registerStatusCommand } from './status.ts';
+import { registerStoreCommand } from './store.ts';
 import { registerUpCommand } from './up.ts';
 import { registerCanaryCommand } from './canary.ts';
 import { registerGuardCommand } from './guard.ts';
@@ -33,6 +34,7 @@ export function registerCommands(program: Command): void {
   registerReconcileCommand(program);
   registerReportCommand(program);
   registerStatusCommand(program);
+  registerStoreCommand(program);
   registerUpCommand(program);
   registerJitConfigCommand(program);
 

@@ -17,16 +17,18 @@ export function registerDoctorCommand(program: Command): void {
     )
     .option('-c, --config <file>', 'configuration file', process.env.JITPOOL_CONFIG ?? 'jitpool.yaml')
     .option('--cleanup-offline', 'delete ghost registrations that are offline, idle and older than --min-age-mins')
-    .option('--cleanup-dirs', 'remove stale work directories older than --min-age-mins')
+    .option('--cleanup-dirs', 'remove stale work directories older than --min-age-mins (only ones jitpool made: runner name, marker file, runner user)')
+    .option('--dry-run', 'show what --cleanup-offline / --cleanup-dirs would remove, and remove nothing')
     .option('--min-age-mins <n>', 'minimum age before anything is removed', (v) => nonNegativeInt(v, '--min-age-mins'), 60)
     .option('--json', 'print one JSON object')
     .option('--force', 'with a cleanup flag: take the store over from a process that stopped heartbeating (never from a live one)')
     .addHelpText('after', `
 With --cleanup-offline or --cleanup-dirs while \`jitpool up\` runs on the same store, the repair
 runs inside it (through its admin API, with JITPOOL_API_TOKEN): one process acts on a store at a time.`)
-    .action(async (opts: { config: string; cleanupOffline?: boolean; cleanupDirs?: boolean; minAgeMins: number; json?: boolean; force?: boolean }) => {
+    .action(async (opts: { config: string; cleanupOffline?: boolean; cleanupDirs?: boolean; dryRun?: boolean; minAgeMins: number; json?: boolean; force?: boolean }) => {
       await runCommand(Boolean(opts.json), async () => {
-        const input: DoctorInput = { minAgeMins: opts.minAgeMins, cleanupOffline: Boolean(opts.cleanupOffline), cleanupDirs: Boolean(opts.cleanupDirs) };
+        // --dry-run: what the cleanup flags would remove, from a read-only look.
+        const input: DoctorInput = { minAgeMins: opts.minAgeMins, cleanupOffline: Boolean(opts.cleanupOffline) && !opts.dryRun, cleanupDirs: Boolean(opts.cleanupDirs) && !opts.dryRun };
         const { report, repaired } = input.cleanupOffline || input.cleanupDirs
           ? await runActing(opts.config, { name: 'doctor-repair', input, run: (runtime, i) => runDoctor(doctorDeps(runtime), i), force: opts.force })
           : await diagnoseOnly(opts.config, input);
@@ -39,7 +41,7 @@ runs inside it (through its admin API, with JITPOOL_API_TOKEN): one process acts
             for (const path of repaired.removedDirs) console.log(`removed ${path}`);
             for (const error of repaired.errors) console.log(`could not repair: ${error}`);
           } else if (report.ghosts.some((g) => g.isRemovable) || report.staleDirs.length > 0) {
-            console.log('nothing changed (dry run); use --cleanup-offline and/or --cleanup-dirs to act');
+            console.log(`nothing changed (dry run); ${opts.dryRun ? 'drop --dry-run' : 'use --cleanup-offline and/or --cleanup-dirs'} to act`);
           }
         }
         const problems = report.errors.length + (repaired?.errors.length ?? 0);
@@ -69,7 +71,9 @@ export function doctorDeps(runtime: Runtime): DoctorDeps {
 /** Diagnoses, and repairs what `input` asks for (on a runtime holding the store lease when it repairs). */
 export async function runDoctor(deps: DoctorDeps, input: DoctorInput): Promise<DoctorResult> {
   const report = await diagnose(deps, input.minAgeMins * 60_000);
-  const repaired = input.cleanupOffline || input.cleanupDirs ? await repair(deps, report, { cleanupOffline: input.cleanupOffline, cleanupDirs: input.cleanupDirs }) : null;
+  const repaired = input.cleanupOffline || input.cleanupDirs
+    ? await repair(deps, report, { cleanupOffline: input.cleanupOffline, cleanupDirs: input.cleanupDirs, minAgeMs: input.minAgeMins * 60_000 })
+    : null;
   return { report, repaired };
 }
 
@@ -92,7 +96,9 @@ function printReport(report: Awaited<ReturnType<typeof diagnose>>, minAgeMins: n
     console.log(`  ${ghost.name} (${ghost.scope}, ${ghost.status}, seen for ${ghost.ageMinutes} min) — ${note}`);
   }
   console.log(`stale work directories: ${report.staleDirs.length}`);
-  for (const dir of report.staleDirs) console.log(`  ${dir.path} (${dir.ageMinutes} min)`);
+  for (const dir of report.staleDirs) console.log(`  ${dir.path} (${dir.ageMinutes} min) — removable`);
+  console.log(`other directories under the work root: ${report.foreignDirs.length} (never removed)`);
+  for (const dir of report.foreignDirs) console.log(`  ${dir.path} — kept: ${dir.reason}`);
   console.log(`orphan compute: ${report.orphanCompute.length}`);
   for (const orphan of report.orphanCompute) console.log(`  ${orphan.computeId} (${orphan.pool}, ${orphan.state}) — reconcile removes it`);
   console.log(`runners stuck booting: ${report.stuckRunners.length}`);

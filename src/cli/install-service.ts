@@ -70,6 +70,8 @@ KillSignal=SIGTERM
 TimeoutStopSec=60
 Restart=always
 RestartSec=5
+# 78: the store is damaged; restarting cannot help (run \`jitpool store rebuild\`).
+RestartPreventExitStatus=78
 ${hardening}
 [Install]
 WantedBy=multi-user.target

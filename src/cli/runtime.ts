@@ -1,14 +1,14 @@
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { ApiMetrics, MIN_TOKEN_LENGTH, createApiServer, type ApiAuth, type ApiContext, type ApiSurface } from '../api/index.ts';
+import { ApiMetrics, MIN_TOKEN_LENGTH, Readiness, createApiServer, type ApiAuth, type ApiContext, type ApiSurface } from '../api/index.ts';
 import { resolveSecret, readPrivateKey, sensitivePathsOf, type Config } from '../config/index.ts';
 import { Controller, type PoolRuntime } from '../controller/index.ts';
 import { JitpoolError, isJitpoolError, systemClock, type Clock, type Logger } from '../core/index.ts';
 import { appInstallationToken, createGitHubClient, staticToken, type GitHubApi, type TokenProvider } from '../github/index.ts';
 import { Guard, RouteAuditor } from '../guard/index.ts';
-import { Poller, WebhookIntake } from '../intake/index.ts';
+import { AccessMonitor, Poller, RunnerAccess, WebhookIntake } from '../intake/index.ts';
 import { createProvider, type Provider } from '../providers/index.ts';
-import { LeaseKeeper, Store } from '../store/index.ts';
+import { LeaseKeeper, RetentionTimer, Store, forgetSecretsOfRemovedRunners, securePrivateDir } from '../store/index.ts';
 
 /** Options of {@link startRuntime}. */
 export interface RuntimeOptions {
@@ -58,6 +58,10 @@ export interface Runtime {
   auditor: RouteAuditor | null;
   providers: ReadonlyMap<string, Provider>;
   metrics: ApiMetrics;
+  /** jitpool's own readiness (store, providers, webhook intake), as `/readyz` reports it. */
+  readiness: Readiness;
+  /** Runner-group access as last read from GitHub (which pool may serve which repository). */
+  access: RunnerAccess;
   /** The server with the webhook receiver (the only one unless `api.admin` is set). */
   server: FastifyInstance | null;
   /** The admin API's server when it listens apart (`api.admin`), else the same as `server`. */
@@ -68,7 +72,11 @@ export interface Runtime {
   adminUrl: string | null;
   /** The store lease this runtime holds (null: it holds none and changes no runner). */
   lease: LeaseKeeper | null;
-  /** Stops the loop and the server and closes the store; busy runners keep running. */
+  /**
+   * Stops within `timeoutMs`: no launch from the first moment, in-flight GitHub waits aborted,
+   * then the loop, the server and the store (and the lease); runners left running are listed in
+   * the log (busy ones finish their job and are found again at the next start).
+   */
   stop(timeoutMs?: number): Promise<void>;
 }
 
@@ -112,22 +120,28 @@ export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyM
   }));
 }
 
-/** The GitHub client a config describes. */
-export function githubClientOf(config: Config, logger: Logger, env: NodeJS.ProcessEnv): GitHubApi {
+/** The GitHub client a config describes (`signal`: aborted at shutdown, ending every GitHub wait). */
+export function githubClientOf(config: Config, logger: Logger, env: NodeJS.ProcessEnv, signal?: AbortSignal): GitHubApi {
   return createGitHubClient({
     baseUrl: config.github.apiUrl,
     tokens: tokenProviderOf(config, env),
     logger,
     writeConcurrency: config.github.writeConcurrency,
     writeMinIntervalMs: config.github.writeMinIntervalMs,
+    signal,
   });
 }
+
+const DAY_MS = 86_400_000;
+/** Time between retention passes. */
+const RETENTION_INTERVAL_MS = 10 * 60_000;
 
 /** Starts everything a config describes. */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, logger } = options;
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
+  securePrivateDir(resolve(config.store.stateDir));
   const store = Store.open(sqlitePathOf(config), clock);
   const leaseWanted = options.lease ?? (options.noLoop ? false : { holder: 'jitpool up', takeOverStale: true });
   let lease: LeaseKeeper | null = null;
@@ -146,7 +160,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     store.close();
     throw err;
   }
-  const github = options.github ?? githubClientOf(config, logger, env);
+  const shutdown = new AbortController();
+  const github = options.github ?? githubClientOf(config, logger, env, shutdown.signal);
   const pools = buildPools(config, logger, options.providers, env, options.configFile);
   const providers = new Map(pools.map((pool) => [pool.name, pool.provider]));
   if (!options.noLoop) {
@@ -158,7 +173,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       throw err;
     }
   }
-  const metrics = new ApiMetrics({ store, github });
+  const stopForgetting = forgetSecretsOfRemovedRunners(store);
+  const access = new RunnerAccess({ github, pools, logger, clock });
   const controller = new Controller({
     controllerId: config.controllerId,
     store,
@@ -172,6 +188,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     ghostMinAgeMs: config.controller.ghostMinAgeSeconds * 1000,
     onReconcile: (result) => metrics.observeReconcile(result),
   });
+  const metrics = new ApiMetrics({ store, github, githubSync: () => controller.githubSync });
+  const readiness = new Readiness({ store, providers, isWebhookEnabled: config.webhook.enabled, clock });
+  const accessMonitor = new AccessMonitor({ store, access, logger, onChange: () => controller.kick('runner-group access') });
+  const retention = new RetentionTimer(store, { retentionMs: config.store.retentionDays * DAY_MS, clock, intervalMs: RETENTION_INTERVAL_MS, logger });
 
   const poller = config.poll.enabled
     ? new Poller({
@@ -183,6 +203,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         intervalMs: (config.webhook.enabled ? config.poll.backstopIntervalSeconds : config.poll.intervalSeconds) * 1000,
         discoveryIntervalMs: config.poll.discoveryIntervalSeconds * 1000,
         repos: config.poll.repos,
+        access,
         onChange: () => controller.kick('poll'),
       })
     : null;
@@ -206,6 +227,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
             secret: resolveSecret(config.webhook.secret, 'webhook secret (webhook.secret)', env),
             store,
             pools,
+            access,
             logger,
             onChange: () => controller.kick('webhook'),
             onOutcome: (outcome, code) => metrics.observeWebhook(outcome, code),
@@ -217,6 +239,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         store, controller, github, metrics, logger, clock,
         controllerId: config.controllerId,
         reconcileIntervalSeconds: config.controller.reconcileIntervalSeconds,
+        readiness,
         runCommand: options.commands ? (name, input) => options.commands!(runtime!)(name, input) : undefined,
       };
       const build = (surface: ApiSurface) =>
@@ -244,6 +267,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       await server?.close();
       if (adminServer !== server) await adminServer?.close();
       metrics.close();
+      stopForgetting();
       lease?.release();
       store.close();
       throw err;
@@ -253,6 +277,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (!options.noLoop) {
     controller.start();
     poller?.start();
+    accessMonitor.start();
+    retention.start();
     if (config.guard.enabled) guard.start();
   }
   logger.info({ component: 'runtime', pools: pools.map((p) => p.name), url, adminUrl }, 'jitpool started');
@@ -268,19 +294,31 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     auditor,
     providers,
     metrics,
+    readiness,
+    access,
     server,
     adminServer,
     url,
     adminUrl,
     lease,
     async stop(timeoutMs = 30_000) {
-      await poller?.stop();
-      await guard.stop();
-      await controller.stop(timeoutMs);
-      await server?.close();
-      if (adminServer !== server) await adminServer?.close();
+      const deadline = performance.now() + timeoutMs;
+      // No launch from now on (synchronous, before any wait), then end every GitHub wait.
+      const stoppingLoop = controller.stop(timeoutMs);
+      shutdown.abort();
+      await Promise.all([poller?.stop(), guard.stop(), accessMonitor.stop(), retention.stop(), stoppingLoop]);
+      const left = store.listLiveRunners();
+      if (left.length > 0) {
+        logger.info(
+          { component: 'runtime', runners: left.map((runner) => ({ name: runner.name, pool: runner.pool, state: runner.state })) },
+          `leaving ${left.length} runner(s) running; the next start finds them again`,
+        );
+      }
+      await closeWithin(server, deadline);
+      if (adminServer !== server) await closeWithin(adminServer, deadline);
       metrics.close();
       for (const provider of new Set(providers.values())) await provider.close();
+      stopForgetting();
       lease?.release();
       store.close();
     },
@@ -332,6 +370,20 @@ export function apiAuthOf(config: Config, env: NodeJS.ProcessEnv, demoNoAuthOnLo
     throw new JitpoolError('JP_CONFIG_INVALID', `the admin API token (api.auth.token) must be at least ${MIN_TOKEN_LENGTH} characters`, { details: { field: 'api.auth.token' } });
   }
   return { kind: 'token', token };
+}
+
+/** Closes a server, giving in-flight requests until `deadline` (then connections are cut). */
+async function closeWithin(server: FastifyInstance | null, deadline: number): Promise<void> {
+  if (!server) return;
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      server.server.closeAllConnections();
+      resolve();
+    }, Math.max(0, deadline - performance.now()));
+  });
+  await Promise.race([server.close(), cut]);
+  clearTimeout(timer);
 }
 
 async function listen(server: FastifyInstance, host: string, port: number): Promise<string> {

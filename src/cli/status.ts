@@ -10,6 +10,8 @@ import type { Runtime } from './runtime.ts';
 export interface StatusReport extends ViewComparison {
   strict: boolean;
   controllerId: string;
+  /** Open jobs no pool can serve (newest first, at most 20), with the reason; never demand, not counted as a mismatch. */
+  unservableJobs: Array<{ id: number; repo: string; name: string; pool: string | null; state: string; reason: string }>;
 }
 
 /** Reads the store, the providers and GitHub (our registrations only) and compares them. */
@@ -31,7 +33,10 @@ export async function collectStatus(runtime: Runtime, options: { strict: boolean
     registrations: [...registrations.values()],
     strict: options.strict,
   });
-  return { ...comparison, strict: options.strict, controllerId: runtime.config.controllerId };
+  const unservableJobs = runtime.store.listUnservableJobs(20).map((job) => ({
+    id: job.id, repo: `${job.owner}/${job.repo}`, name: job.name, pool: job.pool, state: job.state, reason: job.unservableReason ?? '',
+  }));
+  return { ...comparison, strict: options.strict, controllerId: runtime.config.controllerId, unservableJobs };
 }
 
 /** The exit status of a status report: 0 only when the three views agree. */
@@ -56,7 +61,10 @@ export function formatStatus(report: StatusReport): string {
   const verdict = report.isAgreed
     ? `store, provider and GitHub agree (${report.rows.length} runners${report.offline > 0 ? `, ${report.offline} offline at GitHub` : ''})`
     : `${report.mismatches} of ${report.rows.length} runners disagree`;
-  return `${lines.join('\n')}\n${verdict}\n`;
+  const unservable = report.unservableJobs.length === 0
+    ? ''
+    : `\njobs no pool can serve (never demand; the last ${report.unservableJobs.length}):\n${report.unservableJobs.map((job) => `  ${job.id} ${job.repo} "${job.name}" — ${job.reason}`).join('\n')}\n`;
+  return `${lines.join('\n')}\n${verdict}\n${unservable}`;
 }
 
 /** Registers `jitpool status`. */

@@ -1,11 +1,18 @@
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
-import { createLogger, describeError } from '../core/index.ts';
+import { createLogger, describeError, isJitpoolError, type ErrorCode } from '../core/index.ts';
 import { positiveInteger } from './github-options.ts';
 import { addRunnerPackageOptions } from './runner-once.ts';
 import { adminCommandRunner } from './admin-commands.ts';
 import { startRuntime, type Runtime } from './runtime.ts';
 import { quickConfig, type QuickFlags } from './up-quick.ts';
+
+/**
+ * Exit statuses of a start that failed for a reason a restart cannot fix. 78 (EX_CONFIG) for a
+ * damaged store: the generated systemd unit does not restart on it (RestartPreventExitStatus),
+ * so a damaged database is reported once instead of crash-looping.
+ */
+const STARTUP_EXIT_CODE: Partial<Record<ErrorCode, number>> = { JP_STORE_CORRUPT: 78 };
 
 /** Registers `jitpool up`: the always-on supervisor (the default mode). */
 export function registerUpCommand(program: Command): void {
@@ -67,8 +74,10 @@ Examples:
           },
         });
       } catch (err) {
+        // One line an operator can act on (a held lease names its holder, a damaged store names its file and `jitpool store rebuild`), no stack trace.
         process.stderr.write(`jitpool up: ${describeError(err)}\n`);
-        process.exitCode = 2;
+        logger.flush();
+        process.exitCode = isJitpoolError(err) ? STARTUP_EXIT_CODE[err.code] ?? 2 : 1;
         return;
       }
       const timeoutMs = Math.max(1, Number(opts.shutdownTimeout) || 30) * 1000;
@@ -83,8 +92,10 @@ Examples:
         }, timeoutMs + 5000);
         hardStop.unref();
         try {
-          if (opts.drain) await runtime.controller.drain(timeoutMs);
-          await runtime.stop(timeoutMs);
+          // One deadline for the whole shutdown: a drain leaves the stop a few seconds of it.
+          const startedAt = performance.now();
+          if (opts.drain) await runtime.controller.drain(Math.max(1000, timeoutMs - 5000));
+          await runtime.stop(Math.max(1000, timeoutMs - (performance.now() - startedAt)));
           logger.info({ component: 'runtime' }, 'stopped; busy runners keep running and are found again at the next start');
           logger.flush();
           process.exit(0);

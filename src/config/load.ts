@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { JitpoolError } from '../core/index.ts';
 import { applyEnvOverrides, collectEnvOverrides, envOriginOf, type EnvOrigin } from './env-overrides.ts';
 import { formatPath, formatProblems, type ConfigProblem } from './problems.ts';
+import { pathProblems } from './path-safety.ts';
 import { resolveConfigPaths } from './resolve-paths.ts';
 import { configSchema, type Config } from './schema.ts';
 import { parseYamlSource, type YamlSource } from './yaml-source.ts';
@@ -55,7 +56,11 @@ export function checkConfig(text: string, sourceName: string, env: NodeJS.Proces
   }
   if (problems.length > 0 || !result.success) return { ok: false, problems: sortProblems(problems) };
   const baseDir = dirname(resolve(sourceName));
-  return { ok: true, config: deepFreeze(resolveConfigPaths(result.data, baseDir)) };
+  const resolved = resolveConfigPaths(result.data, baseDir);
+  // Paths are judged once resolved: `./` and `..` must not hide a `/` or the state directory.
+  const unsafe = pathProblems(resolved).map((problem) => locateProblem(problem.path, problem.message, source, origins, false));
+  if (unsafe.length > 0) return { ok: false, problems: sortProblems(unsafe) };
+  return { ok: true, config: deepFreeze(resolved) };
 }
 
 /** Like {@link checkConfig} but throws `JP_CONFIG_INVALID` listing every problem. */

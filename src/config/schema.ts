@@ -266,6 +266,11 @@ const storeSchema = z
     stateDir: z.string().default('./.state'),
     /** SQLite file. @default <stateDir>/jitpool.sqlite */
     sqlitePath: z.string().optional(),
+    /**
+     * Days kept of webhook deliveries, the transition log, finished jobs and removed runners;
+     * older rows are pruned in small batches on a timer. @default 14
+     */
+    retentionDays: z.number().int().min(1).max(3650).default(14),
   })
   .strict();
 
@@ -397,7 +402,7 @@ export const configSchema = z
     webhook: webhookSchema.default({ enabled: true, path: '/webhook', secret: { env: ['JITPOOL_WEBHOOK_SECRET'] }, maxBodyBytes: 1024 * 1024 }),
     pools: z.array(poolSchema).min(1),
     poll: pollSchema.default({ enabled: true, intervalSeconds: 10, backstopIntervalSeconds: 60, discoveryIntervalSeconds: 1800 }),
-    store: storeSchema.default({ stateDir: './.state' }),
+    store: storeSchema.default({ stateDir: './.state', retentionDays: 14 }),
     api: apiSchema.default({
       host: '127.0.0.1',
       port: 8080,

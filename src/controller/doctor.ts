@@ -29,6 +29,8 @@ export interface GhostFinding {
 export interface DoctorReport {
   ghosts: GhostFinding[];
   staleDirs: Array<{ pool: string; name: string; path: string; ageMinutes: number }>;
+  /** Directories under a work root that jitpool did not make (or cannot prove it did): never removed. */
+  foreignDirs: Array<{ pool: string; name: string; path: string; reason: string }>;
   orphanCompute: Array<{ pool: string; computeId: string; state: string }>;
   stuckRunners: Array<{ pool: string; id: string; name: string; state: string; minutes: number }>;
   errors: string[];
@@ -41,7 +43,7 @@ export interface DoctorReport {
  * runners stuck booting. Reports only; {@link repair} acts.
  */
 export async function diagnose(deps: DoctorDeps, minAgeMs: number): Promise<DoctorReport> {
-  const report: DoctorReport = { ghosts: [], staleDirs: [], orphanCompute: [], stuckRunners: [], errors: [] };
+  const report: DoctorReport = { ghosts: [], staleDirs: [], foreignDirs: [], orphanCompute: [], stuckRunners: [], errors: [] };
   const label = controllerLabel(deps.controllerId).toLowerCase();
   const live = deps.store.listLiveRunners();
   const liveNames = new Set(live.map((runner) => runner.name));
@@ -71,9 +73,9 @@ export async function diagnose(deps: DoctorDeps, minAgeMs: number): Promise<Doct
         if (!liveIds.has(info.runnerId)) report.orphanCompute.push({ pool: info.pool, computeId: info.computeId, state: info.state });
       }
       if (provider instanceof ProcessProvider) {
-        for (const dir of await provider.staleWorkDirs(liveNames, minAgeMs, deps.nowMs)) {
-          report.staleDirs.push({ pool: pool.name, name: dir.name, path: dir.path, ageMinutes: Math.floor(dir.ageMs / 60_000) });
-        }
+        const scan = await provider.inspectWorkDirs(liveNames, minAgeMs, deps.nowMs);
+        for (const dir of scan.stale) report.staleDirs.push({ pool: pool.name, name: dir.name, path: dir.path, ageMinutes: Math.floor(dir.ageMs / 60_000) });
+        for (const dir of scan.foreign) report.foreignDirs.push({ pool: pool.name, ...dir });
       }
     } catch (err) {
       report.errors.push(`${provider.kind} provider of ${pool.name}: ${describeError(err)}`);
@@ -97,7 +99,7 @@ export interface RepairResult {
 }
 
 /** Removes removable ghosts (`cleanupOffline`) and stale work directories (`cleanupDirs`). */
-export async function repair(deps: DoctorDeps, report: DoctorReport, options: { cleanupOffline: boolean; cleanupDirs: boolean }): Promise<RepairResult> {
+export async function repair(deps: DoctorDeps, report: DoctorReport, options: { cleanupOffline: boolean; cleanupDirs: boolean; minAgeMs?: number }): Promise<RepairResult> {
   const result: RepairResult = { removedRegistrations: [], removedDirs: [], errors: [] };
   if (options.cleanupOffline) {
     for (const ghost of report.ghosts.filter((g) => g.isRemovable)) {
@@ -117,8 +119,10 @@ export async function repair(deps: DoctorDeps, report: DoctorReport, options: { 
       const provider = deps.pools.find((p) => p.name === dir.pool)?.provider;
       if (!(provider instanceof ProcessProvider)) continue;
       try {
-        await provider.removeWorkDir(dir.name);
-        result.removedDirs.push(dir.path);
+        // Judged again right before the deletion: only a directory that is still jitpool's and stale goes.
+        const liveNames = new Set(deps.store.listLiveRunners().map((runner) => runner.name));
+        if (await provider.removeWorkDir(dir.name, liveNames, options.minAgeMs ?? 0, deps.nowMs)) result.removedDirs.push(dir.path);
+        else result.errors.push(`${dir.path}: changed since the scan, kept`);
       } catch (err) {
         result.errors.push(`${dir.path}: ${describeError(err)}`);
       }

@@ -3,6 +3,7 @@ import { JitpoolError, backoffMs, controllerLabel, describeError, isJitpoolError
 import type { GitHubApi, GitHubScope } from '../github/index.ts';
 import type { Provider } from '../providers/index.ts';
 import type { RunnerRecord, Store } from '../store/index.ts';
+import { refreshJob } from './job-refresh.ts';
 import { Limiter } from './limiter.ts';
 import type { Action, PoolHealth, PoolPlanSpec, TeardownAction } from './plan.ts';
 import { adoptCompute, removeOrphanCompute, teardown, type TeardownContext } from './teardown.ts';
@@ -257,26 +258,9 @@ export class Executor {
       }
       case 'adopt':
         return this.#adopt(action.runnerId, action.version, action.computeId);
-      case 'refreshJob': {
-        const job = await this.#options.github.getJob(action.owner, action.repo, action.jobId);
-        const current = store.getJob(action.jobId);
-        if (!current) return;
-        const state = job.status === 'completed' || job.status === 'in_progress' || job.status === 'waiting' ? job.status : 'queued';
-        const result = store.observeJob(
-          {
-            ...current,
-            state,
-            conclusion: job.conclusion,
-            runnerName: job.runnerName,
-            startedAtMs: job.startedAt ? Date.parse(job.startedAt) : null,
-            completedAtMs: job.completedAt ? Date.parse(job.completedAt) : null,
-          },
-          current.pool,
-          'github-refresh',
-        );
-        if (!result.changed) store.recordEvent('job', String(action.jobId), state, 'github-refresh', 'still queued at GitHub');
-        return;
-      }
+      case 'refreshJob':
+        // Backoff persisted per job, 404 retires it: see job-refresh.ts.
+        return refreshJob({ store, github: this.#options.github, clock: this.#options.clock, logger: this.#options.logger }, action);
     }
   }
 

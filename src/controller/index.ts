@@ -7,3 +7,8 @@ export { Limiter } from './limiter.ts';
 export { diagnose, repair, type DoctorDeps, type DoctorReport, type GhostFinding, type RepairResult } from './doctor.ts';
 export { resolvePoolScale, type PoolScale, type PoolScaleRequest } from './pool-scale.ts';
 export { compareViews, type RunnerViewRow, type ViewComparison } from './views.ts';
+export {
+  dueJobRefreshes, isRefreshDue, jobStateOf, refreshDelayMs, refreshJob, retireMissingJob, retireRepositoryJobs, MAX_REFRESHES_PER_POOL,
+  type JobRefreshDeps,
+} from './job-refresh.ts';
+export { applyRecovery, observeForRecovery, planRecovery, type FoundRunner, type RecoveryDeps, type RecoveryInput, type RecoveryPlan } from './rebuild.ts';

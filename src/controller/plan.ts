@@ -3,6 +3,7 @@ import type { ComputeInfo } from '../providers/index.ts';
 import type { PoolMatchSpec } from '../routing/index.ts';
 import { interpretRunnerExit } from '../runner/index.ts';
 import type { JobRecord, RunnerRecord, RunnerState, TeardownOutcome } from '../store/index.ts';
+import { dueJobRefreshes } from './job-refresh.ts';
 
 /** What the planner needs to know about a pool. */
 export interface PoolPlanSpec extends PoolMatchSpec {
@@ -221,7 +222,8 @@ function planPool(pool: PoolPlanSpec, observed: Observed, planned: readonly Acti
   const actions: Action[] = [];
   const runners = observed.runners.filter((runner) => runner.pool === pool.name);
   const leaving = new Set(planned.filter((a) => a.kind === 'teardown').map((a) => a.runnerId));
-  const queued = observed.openJobs.filter((job) => job.pool === pool.name && job.state === 'queued');
+  // A job no runner of the pool may take (its runner group refuses the repository) is never demand.
+  const queued = observed.openJobs.filter((job) => job.pool === pool.name && job.state === 'queued' && !job.unservableReason);
   const supply = runners.filter((runner) => SUPPLY.includes(runner.state) && !leaving.has(runner.id));
   const occupying = runners.filter((runner) => OCCUPYING.includes(runner.state)).length;
   const want = observed.draining ? 0 : queued.length + pool.minIdle;
@@ -249,12 +251,12 @@ function planPool(pool: PoolPlanSpec, observed: Observed, planned: readonly Acti
     }
   }
 
-  // An idle runner next to a long-queued job means our view of the job is stale (a lost webhook).
+  // An idle runner next to a long-queued job means our view of the job may be stale (a lost
+  // webhook). Each job is re-read on its own persisted schedule (a growing delay while GitHub
+  // keeps it queued), a few per pass: never every reconcile.
   const hasIdle = runners.some((runner) => runner.state === 'idle');
   if (hasIdle) {
-    for (const job of queued) {
-      if (observed.nowMs - job.updatedAtMs > observed.staleJobMs) actions.push({ kind: 'refreshJob', jobId: job.id, owner: job.owner, repo: job.repo });
-    }
+    for (const job of dueJobRefreshes(queued, observed.nowMs, observed.staleJobMs)) actions.push({ kind: 'refreshJob', jobId: job.id, owner: job.owner, repo: job.repo });
   }
   return actions;
 }

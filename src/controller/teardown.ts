@@ -1,4 +1,4 @@
-import { JitpoolError, controllerLabel, isJitpoolError, type Logger } from '../core/index.ts';
+import { JitpoolError, controllerLabel, isJitpoolError, redactOutput, type Logger } from '../core/index.ts';
 import type { GitHubApi, GitHubRunner, GitHubScope } from '../github/index.ts';
 import type { ComputeInfo, Provider } from '../providers/index.ts';
 import type { RunnerRecord, RunnerState, Store } from '../store/index.ts';
@@ -73,7 +73,7 @@ export async function teardown(context: TeardownContext, action: TeardownAction)
 
   if (pool) {
     const tail = await pool.provider.logs(computeId, 20).catch(() => '');
-    if (tail) runner = store.updateRunner(runner.id, { outputTail: tail.slice(-4000) }, ACTOR);
+    if (tail) runner = store.updateRunner(runner.id, { outputTail: redactOutput(tail).slice(-4000) }, ACTOR);
     await pool.provider.delete(computeId);
   }
   if (runner.state === 'stopping' && runner.teardown?.outcome && runner.teardown.outcome !== 'removed') {

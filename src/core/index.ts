@@ -6,3 +6,4 @@ export * from './clock.ts';
 export * from './stats.ts';
 export * from './atomic-file.ts';
 export * from './process-identity.ts';
+export * from './system-paths.ts';

@@ -53,8 +53,12 @@ export function assertSafeLabels(labels: readonly string[], where: string): void
   }
 }
 
-/** A short random id (lowercase hex), used for runner ids. */
-export function shortId(bytes = 4): string {
+/**
+ * A short random id (lowercase hex), used for runner ids. 48 bits by default: a daemon that
+ * launches 10,000 runners a day keeps two weeks of them in the store (names are unique there and
+ * at GitHub), and 32 bits would collide every few days at that rate (birthday bound).
+ */
+export function shortId(bytes = 6): string {
   return randomBytes(bytes).toString('hex');
 }
 

@@ -2,10 +2,16 @@ import Bottleneck from 'bottleneck';
 import { Octokit } from '@octokit/rest';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
-import { JitpoolError, redact, registerSecret, type Logger } from '../core/index.ts';
+import { JitpoolError, redact, registerJitConfig, registerSecret, type Logger } from '../core/index.ts';
+import { timeoutFetch, untilAborted } from './abort.ts';
+import { readPages } from './pages.ts';
+import { toJob, toRepoRef, toRepository, toRun, toRunner, toRunnerGroup, type RawJob, type RawRepository, type RawRunner, type RawRunnerGroup } from './rest-shapes.ts';
 import type { TokenProvider } from './token-provider.ts';
 import { toPullRequest, toWorkflowRun, type RawPullRequest, type RawWorkflowRun } from './run-shapes.ts';
-import type { ApiCallStats, Conditional, GitHubApi, GitHubJob, GitHubRun, GitHubRunner, GitHubScope, JitConfig, JitConfigRequest, RateLimitState, RegistrationToken, RepoRef, RepositoryVariable } from './types.ts';
+import type {
+  ApiCallStats, Conditional, GitHubApi, GitHubJob, GitHubRepository, GitHubRunner, GitHubRunnerGroup, GitHubScope, JitConfig, JitConfigRequest,
+  RateLimitState, RegistrationToken, RepositoryVariable,
+} from './types.ts';
 
 const JitOctokit = Octokit.plugin(retry, throttling);
 type JitOctokitInstance = InstanceType<typeof JitOctokit>;
@@ -27,7 +33,15 @@ export interface GitHubClientOptions {
   /** Per-request timeout. @default 30000 */
   requestTimeoutMs?: number;
   userAgent?: string;
+  /**
+   * Aborted at shutdown: requests in flight and retry waits end at once with a retryable
+   * `JP_GITHUB_ABORTED`, and no new request starts.
+   */
+  signal?: AbortSignal;
 }
+
+/** Page caps per list: a runner list may be long; queued runs, a run's jobs and workflows are not. */
+const MAX_PAGES = { runners: 50, runs: 10, jobs: 10, repos: 50, workflows: 10, groupRepos: 50 } as const;
 
 interface CachedPage {
   etag: string;
@@ -52,7 +66,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
     userAgent: options.userAgent ?? 'jitpool',
     // Failed requests are logged by octokit at error level; jitpool handles (and logs) them with context.
     log: { debug: () => {}, info: () => {}, warn: (m: string) => logger.warn({ component: 'github' }, redact(m)), error: (m: string) => logger.debug({ component: 'github' }, redact(m)) },
-    request: { fetch: timeoutFetch(timeoutMs) },
+    request: { fetch: timeoutFetch(timeoutMs, options.signal) },
     retry: { retries: maxRetries, retryAfterBaseValue: options.retryBaseMs ?? 1000, doNotRetry: [304, 400, 401, 403, 404, 409, 410, 422, 451] },
     throttle: {
       retryAfterBaseValue: options.retryBaseMs ?? 1000,
@@ -71,21 +85,26 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
 
   octokit.hook.wrap('request', async (request, requestOptions) => {
     const route = `${requestOptions.method} ${requestOptions.url}`;
-    const token = await options.tokens.getToken();
-    requestOptions.headers.authorization = options.tokens.kind === 'app' ? `token ${token}` : `Bearer ${token}`;
-    counts.total += 1;
-    counts.byEndpoint[route] = (counts.byEndpoint[route] ?? 0) + 1;
-    try {
-      const response = await request(requestOptions);
-      noteRateLimit(response.headers as Record<string, string | undefined>);
-      return response;
-    } catch (err) {
-      const status = (err as { status?: number }).status;
-      const headers = (err as { response?: { headers?: Record<string, string | undefined> } }).response?.headers;
-      if (headers) noteRateLimit(headers);
-      if (status === 304) counts.notModified += 1;
-      throw err;
-    }
+    const attempt = async () => {
+      const token = await options.tokens.getToken();
+      requestOptions.headers.authorization = options.tokens.kind === 'app' ? `token ${token}` : `Bearer ${token}`;
+      counts.total += 1;
+      counts.byEndpoint[route] = (counts.byEndpoint[route] ?? 0) + 1;
+      try {
+        const response = await request(requestOptions);
+        noteRateLimit(response.headers as Record<string, string | undefined>);
+        return response;
+      } catch (err) {
+        const status = (err as { status?: number }).status;
+        const headers = (err as { response?: { headers?: Record<string, string | undefined> } }).response?.headers;
+        if (headers) noteRateLimit(headers);
+        if (status === 304) counts.notModified += 1;
+        throw err;
+      }
+    };
+    // Registered last, so it wraps retry and throttling: an abort also ends their waits.
+    if (options.signal?.aborted) throw new JitpoolError('JP_GITHUB_ABORTED', `${route}: not sent, jitpool is shutting down`);
+    return options.signal ? untilAborted(attempt(), options.signal, route) : attempt();
   });
 
   function noteRateLimit(headers: Record<string, string | undefined>): void {
@@ -117,29 +136,32 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
     }
   }
 
-  /** Every page of a list, each read conditionally; `notModified` when every page was a 304. */
+  /**
+   * Every page of a list (see `readPages`: de-duplicated by `keyOf`, bounded by `rel="last"` and
+   * `maxPages`), each read conditionally; `notModified` when every page was a 304.
+   */
   async function conditionalPages<Raw, T>(
     route: string,
     params: Record<string, unknown>,
     field: string | null,
     map: (raw: Raw) => T,
     what: string,
+    paging: { maxPages: number; keyOf: (raw: Raw) => unknown },
   ): Promise<Conditional<T>> {
-    const items: T[] = [];
-    let notModified = true;
     try {
-      for (let page = 1; page <= 100; page += 1) {
+      const read = await readPages<Raw, T>(async (page) => {
         const result = await conditionalGet(route, { ...params, per_page: 100, page });
-        notModified &&= result.notModified;
         const list = (field === null ? result.data : (result.data as Record<string, unknown>)[field]) as Raw[];
-        items.push(...list.map(map));
-        if (!/rel="next"/.test(String(result.headers.link ?? ''))) break;
-      }
+        return { list: Array.isArray(list) ? list : [], link: result.headers.link, notModified: result.notModified };
+      }, { maxPages: paging.maxPages, map, keyOf: paging.keyOf });
+      if (read.isTruncated) logger.warn({ component: 'github', what, pages: read.pages }, 'list cut at its page cap; the rest is read next time');
+      return { items: read.items, notModified: read.notModified };
     } catch (err) {
       throw toJitpoolError(err, what);
     }
-    return { items, notModified };
   }
+
+  const byId = (raw: { id: number }) => raw.id;
 
   return {
     async generateJitConfig(scope, request: JitConfigRequest): Promise<JitConfig> {
@@ -155,28 +177,37 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
         `generate a JIT config for ${request.name}`,
       );
       const body = data as { runner: { id: number; name: string }; encoded_jit_config: string };
-      registerSecret(body.encoded_jit_config);
+      // Owned by the runner's name: forgotten with the runner (the registry stays bounded).
+      registerJitConfig(body.encoded_jit_config, request.name);
       return { runnerId: body.runner.id, runnerName: body.runner.name, encodedJitConfig: body.encoded_jit_config };
     },
 
     async listRunners(scope): Promise<GitHubRunner[]> {
-      const result = await conditionalPages(`GET ${scopePath(scope)}/actions/runners`, scopeParams(scope), 'runners', toRunner, `list runners of ${describeScope(scope)}`);
+      const result = await conditionalPages(`GET ${scopePath(scope)}/actions/runners`, scopeParams(scope), 'runners', toRunner, `list runners of ${describeScope(scope)}`, {
+        maxPages: MAX_PAGES.runners, keyOf: byId,
+      });
       return result.items;
     },
 
     listWorkflowRuns: (owner, repo, status) =>
-      conditionalPages('GET /repos/{owner}/{repo}/actions/runs', { owner, repo, status }, 'workflow_runs', toRun, `list ${status} runs of ${owner}/${repo}`),
+      conditionalPages('GET /repos/{owner}/{repo}/actions/runs', { owner, repo, status }, 'workflow_runs', toRun, `list ${status} runs of ${owner}/${repo}`, {
+        maxPages: MAX_PAGES.runs, keyOf: byId,
+      }),
 
     listRunJobs: (owner, repo, runId) =>
-      conditionalPages('GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', { owner, repo, run_id: runId, filter: 'latest' }, 'jobs', toJob, `list jobs of run ${runId}`),
+      conditionalPages('GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', { owner, repo, run_id: runId, filter: 'latest' }, 'jobs', toJob, `list jobs of run ${runId}`, {
+        maxPages: MAX_PAGES.jobs, keyOf: byId,
+      }),
 
     listScopeRepos: (org) =>
       options.tokens.kind === 'app'
-        ? conditionalPages('GET /installation/repositories', {}, 'repositories', toRepoRef, 'list installation repositories')
-        : conditionalPages('GET /orgs/{org}/repos', { org, type: 'all' }, null, toRepoRef, `list repositories of ${org}`),
+        ? conditionalPages('GET /installation/repositories', {}, 'repositories', toRepoRef, 'list installation repositories', { maxPages: MAX_PAGES.repos, keyOf: byId })
+        : conditionalPages('GET /orgs/{org}/repos', { org, type: 'all' }, null, toRepoRef, `list repositories of ${org}`, { maxPages: MAX_PAGES.repos, keyOf: byId }),
 
     async listWorkflowPaths(owner, repo) {
-      const result = await conditionalPages('GET /repos/{owner}/{repo}/actions/workflows', { owner, repo }, 'workflows', (w: { path: string; state: string }) => w, `list workflows of ${owner}/${repo}`);
+      const result = await conditionalPages('GET /repos/{owner}/{repo}/actions/workflows', { owner, repo }, 'workflows', (w: { path: string; state: string }) => w, `list workflows of ${owner}/${repo}`, {
+        maxPages: MAX_PAGES.workflows, keyOf: (w) => w.path,
+      });
       return { items: result.items.filter((w) => w.state === 'active').map((w) => w.path), notModified: result.notModified };
     },
 
@@ -292,6 +323,29 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
       return toPullRequest(data as RawPullRequest);
     },
 
+    async getRunnerGroup(org, groupId): Promise<GitHubRunnerGroup> {
+      const route = 'GET /orgs/{org}/actions/runner-groups/{runner_group_id}';
+      const { data } = await call(() => conditionalGet(route, { org, runner_group_id: groupId }), `get runner group ${groupId} of ${org}`);
+      return toRunnerGroup(data as RawRunnerGroup);
+    },
+
+    listRunnerGroupRepositories: (org, groupId) =>
+      conditionalPages(
+        'GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories', { org, runner_group_id: groupId }, 'repositories',
+        (raw: { id: number; full_name: string }) => raw.full_name, `list repositories of runner group ${groupId} of ${org}`,
+        { maxPages: MAX_PAGES.groupRepos, keyOf: byId },
+      ),
+
+    async getRepository(owner, repo): Promise<GitHubRepository | null> {
+      try {
+        const { data } = await conditionalGet('GET /repos/{owner}/{repo}', { owner, repo });
+        return toRepository(data as RawRepository);
+      } catch (err) {
+        if ((err as { status?: number }).status === 404) return null;
+        throw toJitpoolError(err, `get repository ${owner}/${repo}`);
+      }
+    },
+
     stats: () => ({ total: counts.total, notModified: counts.notModified, byEndpoint: { ...counts.byEndpoint } }),
     rateLimit: () => rateLimit,
   };
@@ -356,69 +410,4 @@ export function describeScope(scope: GitHubScope): string {
     case 'enterprise':
       return `enterprise ${scope.enterprise}`;
   }
-}
-
-interface RawRunner {
-  id: number;
-  name: string;
-  status: string;
-  busy: boolean;
-  ephemeral?: boolean;
-  labels: Array<{ name: string }>;
-}
-
-function toRunner(raw: RawRunner): GitHubRunner {
-  return {
-    id: raw.id,
-    name: raw.name,
-    status: raw.status === 'online' ? 'online' : 'offline',
-    busy: raw.busy,
-    ephemeral: raw.ephemeral ?? false,
-    labels: raw.labels.map((label) => label.name),
-  };
-}
-
-interface RawJob {
-  id: number;
-  run_id: number;
-  name: string;
-  status: GitHubJob['status'];
-  conclusion: string | null;
-  labels: string[];
-  runner_name: string | null;
-  created_at: string;
-  started_at: string | null;
-  completed_at: string | null;
-  head_branch?: string | null;
-}
-
-function toJob(raw: RawJob): GitHubJob {
-  return {
-    id: raw.id,
-    runId: raw.run_id,
-    name: raw.name,
-    status: raw.status,
-    conclusion: raw.conclusion,
-    labels: raw.labels,
-    runnerName: raw.runner_name,
-    createdAt: raw.created_at,
-    startedAt: raw.started_at,
-    completedAt: raw.completed_at,
-    headBranch: raw.head_branch ?? null,
-  };
-}
-
-function toRun(raw: { id: number; status: string; event: string; head_branch: string | null }): GitHubRun {
-  return { id: raw.id, status: raw.status, event: raw.event, headBranch: raw.head_branch };
-}
-
-function toRepoRef(raw: { name: string; owner: { login: string } }): RepoRef {
-  return { owner: raw.owner.login, repo: raw.name };
-}
-
-function timeoutFetch(timeoutMs: number): typeof fetch {
-  return (input, init) => {
-    const signal = init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-    return fetch(input, { ...init, signal });
-  };
 }

@@ -80,6 +80,24 @@ export interface Conditional<T> {
 export interface RepoRef {
   owner: string;
   repo: string;
+  /** Its visibility, when the listing said (discovery lists carry it). */
+  visibility?: 'public' | 'private' | 'internal';
+}
+
+/** An organisation runner group: which repositories its runners may serve. */
+export interface GitHubRunnerGroup {
+  id: number;
+  name: string;
+  visibility: 'all' | 'selected' | 'private';
+  allowsPublicRepositories: boolean;
+  isDefault: boolean;
+}
+
+/** A repository as `GET /repos/{owner}/{repo}` describes it (the fields jitpool uses). */
+export interface GitHubRepository {
+  owner: string;
+  repo: string;
+  visibility: 'public' | 'private' | 'internal';
 }
 
 /** A repository Actions variable (`vars.NAME` in workflows). */
@@ -180,6 +198,15 @@ export interface GitHubApi {
   getWorkflowRun(owner: string, repo: string, runId: number): Promise<GitHubWorkflowRun>;
   /** One pull request. */
   getPullRequest(owner: string, repo: string, pullNumber: number): Promise<GitHubPullRequest>;
+  /**
+   * An organisation runner group (optional: fakes may leave it out; jitpool then assumes the
+   * group serves every repository). Throws `JP_GITHUB_NOT_FOUND` / `JP_GITHUB_AUTH` like any call.
+   */
+  getRunnerGroup?(org: string, groupId: number): Promise<GitHubRunnerGroup>;
+  /** `owner/repo` names of the repositories a `selected` runner group serves (optional, conditional). */
+  listRunnerGroupRepositories?(org: string, groupId: number): Promise<Conditional<string>>;
+  /** A repository, or null when GitHub answers 404 (deleted, or not visible to the token). Optional. */
+  getRepository?(owner: string, repo: string): Promise<GitHubRepository | null>;
   /** Calls made so far. */
   stats(): ApiCallStats;
   /** The last rate-limit figures seen, or null before the first call. */

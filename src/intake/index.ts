@@ -2,3 +2,5 @@ export { WebhookIntake, type WebhookRequest, type WebhookResponse, type WebhookI
 export { parseWorkflowJob, type WorkflowJobParse } from './workflow-job.ts';
 export { Poller, type PollerOptions, type PollResult } from './poller.ts';
 export { nextPollDelayMs } from './poll-delay.ts';
+export { RunnerAccess, type RunnerAccessOptions } from './runner-access.ts';
+export { AccessMonitor, reviewOpenJobs, type AccessMonitorOptions } from './access-monitor.ts';

@@ -1,8 +1,10 @@
-import { describeError, isSafeLabel, isSafeRunnerName, labelsSatisfy, type Clock, type Logger } from '../core/index.ts';
+import { jobStateOf, retireMissingJob, retireRepositoryJobs } from '../controller/index.ts';
+import { describeError, isJitpoolError, isSafeLabel, isSafeRunnerName, labelsSatisfy, type Clock, type Logger } from '../core/index.ts';
 import type { GitHubApi, GitHubJob, RepoRef } from '../github/index.ts';
-import { selectPool, workflowRunsOn, type PoolMatchSpec } from '../routing/index.ts';
-import type { JobObservation, JobState, Store } from '../store/index.ts';
+import { matchJob, workflowRunsOn, type JobMatch, type PoolMatchSpec } from '../routing/index.ts';
+import type { JobObservation, Store } from '../store/index.ts';
 import { nextPollDelayMs } from './poll-delay.ts';
+import type { RunnerAccess } from './runner-access.ts';
 
 /** Options of {@link Poller}. */
 export interface PollerOptions {
@@ -17,6 +19,8 @@ export interface PollerOptions {
   discoveryIntervalMs?: number;
   /** Repositories to watch for org-scope pools instead of discovering them (`owner/name`). */
   repos?: readonly string[];
+  /** Runner-group access; without it only labels and scopes are matched. */
+  access?: RunnerAccess;
   /** Called after a poll recorded a change (the controller's `kick`). */
   onChange: () => void;
 }
@@ -29,7 +33,10 @@ export interface PollResult {
   jobsChanged: number;
 }
 
-const QUEUED_LIKE = new Set(['queued', 'requested', 'pending']);
+/** Most open jobs of one repository read one by one in a poll (jobs no open run lists any more). */
+const MAX_VANISHED_READS_PER_REPO = 50;
+/** Longest a failing repository is left alone between two polls of it. */
+const MAX_REPO_BACKOFF_MS = 60 * 60_000;
 
 /**
  * The backstop for lost webhooks, downtime and poll-only setups. Every request is conditional
@@ -48,6 +55,8 @@ export class Poller {
   #running: Promise<PollResult> | null = null;
   /** Job ids each repository's open-run lists held at their last fresh read. */
   readonly #listedJobs = new Map<string, Set<number>>();
+  /** Repositories whose poll failed, and when to try them again (one bad repository never stops the others, nor costs every poll). */
+  readonly #repoBackoff = new Map<string, { failures: number; untilMs: number }>();
 
   constructor(options: PollerOptions) {
     this.#options = options;
@@ -101,10 +110,15 @@ export class Poller {
     let jobsChanged = 0;
     for (const repo of this.watched) {
       if (this.#stopped) break;
-      jobsChanged += await this.#pollRepo(repo).catch((err: unknown) => {
-        this.#log.warn({ repo: `${repo.owner}/${repo.repo}`, err: describeError(err) }, 'could not poll repository');
-        return 0;
-      });
+      const key = `${repo.owner}/${repo.repo}`.toLowerCase();
+      const backoff = this.#repoBackoff.get(key);
+      if (backoff && backoff.untilMs > this.#options.clock.now()) continue;
+      try {
+        jobsChanged += await this.#pollRepo(repo);
+        this.#repoBackoff.delete(key);
+      } catch (err) {
+        jobsChanged += this.#repoFailed(repo, err);
+      }
     }
     const after = this.#options.github.stats();
     const requests = after.total - before.total;
@@ -112,6 +126,20 @@ export class Poller {
     this.#lastCountedCalls = Math.max(1, requests - notModified);
     if (jobsChanged > 0) this.#options.onChange();
     return { repos: this.watched.length, requests, notModified, jobsChanged };
+  }
+
+  /**
+   * A repository's poll failed: it is left alone for a growing delay. A 404 means the
+   * repository is gone (or no longer visible to the token): its open jobs are retired.
+   */
+  #repoFailed(repo: RepoRef, err: unknown): number {
+    const key = `${repo.owner}/${repo.repo}`.toLowerCase();
+    const failures = (this.#repoBackoff.get(key)?.failures ?? 0) + 1;
+    const delayMs = Math.min(MAX_REPO_BACKOFF_MS, this.#options.intervalMs * 2 ** (failures - 1));
+    this.#repoBackoff.set(key, { failures, untilMs: this.#options.clock.now() + delayMs });
+    this.#log.warn({ repo: `${repo.owner}/${repo.repo}`, failures, retryInMs: delayMs, err: describeError(err) }, 'could not poll repository; trying it again later');
+    if (!isJitpoolError(err, 'JP_GITHUB_NOT_FOUND')) return 0;
+    return retireRepositoryJobs({ store: this.#options.store, logger: this.#log }, repo.owner, repo.repo, 'poller');
   }
 
   /** Rebuilds the watch list: repo-scope pools' repositories plus, for org scopes, discovered ones. */
@@ -130,6 +158,7 @@ export class Poller {
       for (const org of orgs) {
         const orgPools = pools.filter((pool) => pool.scope.kind === 'org' && pool.scope.org.toLowerCase() === org.toLowerCase());
         const { items } = await github.listScopeRepos(org);
+        for (const ref of items) this.#options.access?.noteVisibility(ref.owner, ref.repo, ref.visibility);
         for (const ref of items.filter((r) => r.owner.toLowerCase() === org.toLowerCase())) {
           if (await this.#usesPoolLabels(ref, orgPools)) add(ref);
         }
@@ -163,6 +192,7 @@ export class Poller {
     let changed = 0;
     let isAnyListFresh = false;
     const listed = new Set<number>();
+    const readRuns = new Set<number>();
     // A run is `in_progress` as soon as one of its jobs started, though others may still be queued.
     for (const status of ['queued', 'in_progress'] as const) {
       const memoKey = `${repoKey} ${status}`;
@@ -176,6 +206,9 @@ export class Poller {
       isAnyListFresh = true;
       const ids = new Set<number>();
       for (const run of runs.items) {
+        // A run listed twice (it changed status between the two lists) is read once.
+        if (readRuns.has(run.id)) continue;
+        readRuns.add(run.id);
         const jobs = await github.listRunJobs(ref.owner, ref.repo, run.id);
         for (const job of jobs.items) {
           ids.add(job.id);
@@ -191,19 +224,30 @@ export class Poller {
     const vanished = store
       .listOpenJobs()
       .filter((job) => `${job.owner}/${job.repo}`.toLowerCase() === repoKey)
-      .filter((job) => job.state !== 'waiting' && !listed.has(job.id) && job.updatedAtMs < startedMs);
-    for (const job of vanished) {
-      const fresh = await github.getJob(ref.owner, ref.repo, job.id);
-      if (this.#record(ref, fresh)) changed += 1;
-    }
+      .filter((job) => job.state !== 'waiting' && !listed.has(job.id) && job.updatedAtMs < startedMs)
+      .slice(0, MAX_VANISHED_READS_PER_REPO);
+    for (const job of vanished) changed += await this.#readVanished(ref, job.id);
     return changed;
+  }
+
+  /** Reads one job no open run lists: how it ended, or — 404 — that it is gone. One failure never stops the others. */
+  async #readVanished(ref: RepoRef, jobId: number): Promise<number> {
+    const { github, store, clock } = this.#options;
+    try {
+      return this.#record(ref, await github.getJob(ref.owner, ref.repo, jobId)) ? 1 : 0;
+    } catch (err) {
+      if (isJitpoolError(err, 'JP_GITHUB_NOT_FOUND')) return retireMissingJob({ store, github, clock, logger: this.#log }, { id: jobId, ...ref }, 'poller');
+      this.#log.warn({ repo: `${ref.owner}/${ref.repo}`, jobId, err: describeError(err) }, 'could not read job; trying again at the next poll');
+      return 0;
+    }
   }
 
   #record(ref: RepoRef, job: GitHubJob): boolean {
     const { store, pools } = this.#options;
     // What GitHub returns is input too: labels and names are checked before they are stored.
     if (!job.labels.every(isSafeLabel)) return false;
-    const state: JobState = QUEUED_LIKE.has(job.status) ? 'queued' : (job.status as JobState);
+    // `pending` (held by a concurrency group) is not demand yet: recorded like `waiting`.
+    const state = jobStateOf(job.status);
     const observation: JobObservation = {
       id: job.id,
       runId: job.runId,
@@ -219,8 +263,15 @@ export class Poller {
       completedAtMs: job.completedAt ? Date.parse(job.completedAt) : null,
     };
     const known = store.getJob(job.id);
-    const pool = known ? known.pool : (selectPool(pools, observation)?.name ?? null);
-    if (!known && (pool === null || state === 'completed')) return false;
-    return store.observeJob(observation, pool, 'poller').changed;
+    if (known) return store.observeJob(observation, known.pool, 'poller').changed;
+    const match: JobMatch<PoolMatchSpec> = this.#options.access ? this.#options.access.match(observation) : matchJob(pools, observation, () => null);
+    if (match.kind === 'ignored' || state === 'completed') return false;
+    const pool = match.pool?.name ?? null;
+    return store.transaction(() => {
+      const result = store.observeJob(observation, pool, 'poller');
+      // A job no runner of jitpool may take is recorded with the reason, and never counted as demand.
+      if (match.kind === 'unservable') store.setJobMatch(job.id, pool, match.reason, 'poller');
+      return result.changed;
+    });
   }
 }

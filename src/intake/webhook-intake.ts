@@ -1,7 +1,8 @@
 import { verify } from '@octokit/webhooks-methods';
 import { registerSecret, type Logger } from '../core/index.ts';
-import { selectPool, type PoolMatchSpec } from '../routing/index.ts';
-import type { JobRecord, JobState, Store } from '../store/index.ts';
+import { matchJob, type JobMatch, type PoolMatchSpec, type RepositoryVisibility } from '../routing/index.ts';
+import { sqliteTrouble, type JobRecord, type JobState, type Store } from '../store/index.ts';
+import type { RunnerAccess } from './runner-access.ts';
 import { parseWorkflowJob } from './workflow-job.ts';
 
 /** A webhook request reduced to what matters, whatever the HTTP framework. */
@@ -14,7 +15,7 @@ export interface WebhookRequest {
 
 /** What to answer: the HTTP status and a small JSON body. */
 export interface WebhookResponse {
-  status: 200 | 202 | 400 | 401;
+  status: 200 | 202 | 400 | 401 | 503;
   body: { ok: boolean; code?: string; message: string };
 }
 
@@ -23,14 +24,18 @@ export interface WebhookIntakeOptions {
   secret: string;
   store: Store;
   pools: readonly PoolMatchSpec[];
+  /** Runner-group access (which pool may serve which repository); without it only labels and scopes are matched. */
+  access?: RunnerAccess;
   logger: Logger;
   /** Called after a state change that may change demand (the controller's `kick`). */
   onChange: (pool: string | null) => void;
   /** Called after a job's state was recorded (not for stale or duplicate events): the route audit hooks in here. */
   onJobRecorded?: (job: JobRecord, previousState: JobState | null) => void;
   /** Counters hook (metrics). */
-  onOutcome?: (outcome: 'accepted' | 'duplicate' | 'ignored' | 'rejected', code?: string) => void;
+  onOutcome?: (outcome: 'accepted' | 'duplicate' | 'ignored' | 'rejected' | 'failed', code?: string) => void;
 }
+
+type WebhookJob = Parameters<Store['observeJob']>[0] & { visibility: RepositoryVisibility | null };
 
 /** GitHub's delivery ids are GUIDs. */
 const DELIVERY_ID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
@@ -80,16 +85,18 @@ export class WebhookIntake {
     const parsed = parseWorkflowJob(body);
     if (parsed.kind === 'invalid') return reject(400, 'JP_WEBHOOK_MALFORMED', parsed.reason);
     if (parsed.kind === 'ignored') return this.#ignored(parsed.reason);
-    const { store } = this.#options;
-    const observation = parsed.observation;
-    const outcome = store.transaction(() => {
-      const known = store.getJob(observation.id);
-      const pool = known ? known.pool : (selectPool(this.#options.pools, observation)?.name ?? null);
-      if (!known && pool === null) return { kind: 'ignored' as const, pool };
-      if (!store.recordDelivery(request.deliveryId!, request.event!, parsed.observation.state)) return { kind: 'duplicate' as const, pool };
-      const result = store.observeJob(observation, pool, 'webhook');
-      return { kind: result.changed ? ('changed' as const) : ('stale' as const), pool, result };
-    });
+    const observation = { ...parsed.observation, visibility: parsed.visibility };
+    const match = this.#match(observation);
+    let outcome;
+    try {
+      outcome = this.#record(request, observation, match);
+    } catch (err) {
+      // Nothing was written (one transaction): refuse, so GitHub shows the delivery failed and the poller finds the job.
+      if (sqliteTrouble(err) === null) throw err;
+      this.#options.onOutcome?.('failed', 'JP_STORE_UNAVAILABLE');
+      this.#options.logger.error({ component: 'intake.webhook', deliveryId: safeId(request.deliveryId), err: (err as Error).message }, 'store cannot record the delivery; refused');
+      return { status: 503, body: { ok: false, code: 'JP_STORE_UNAVAILABLE', message: 'the delivery could not be recorded; it is refused and the job will be found by polling' } };
+    }
     if (outcome.kind === 'ignored') return this.#ignored('no pool serves these labels');
     if (outcome.kind === 'duplicate') {
       this.#options.onOutcome?.('duplicate');
@@ -101,6 +108,27 @@ export class WebhookIntake {
       this.#options.onJobRecorded?.(outcome.result.job, outcome.result.previousState);
     }
     return { status: 202, body: { ok: true, message: outcome.kind === 'changed' ? 'recorded' : 'stale event ignored' } };
+  }
+
+  /** Which pool serves the job (or why none can), from the labels, scopes and runner-group access known now. */
+  #match(job: WebhookJob): JobMatch<PoolMatchSpec> {
+    return this.#options.access ? this.#options.access.match(job) : matchJob(this.#options.pools, job, () => null);
+  }
+
+  /** Dedupe and record in one transaction: either everything of the delivery is written, or nothing. */
+  #record(request: WebhookRequest, observation: WebhookJob, match: JobMatch<PoolMatchSpec>) {
+    const { store } = this.#options;
+    return store.transaction(() => {
+      const known = store.getJob(observation.id);
+      if (!known && match.kind === 'ignored') return { kind: 'ignored' as const, pool: null };
+      const pool = known ? known.pool : match.kind === 'ignored' ? null : (match.pool?.name ?? null);
+      if (!store.recordDelivery(request.deliveryId!, request.event!, observation.state)) return { kind: 'duplicate' as const, pool };
+      const { visibility: _visibility, ...fields } = observation;
+      const result = store.observeJob(fields, pool, 'webhook');
+      // A job no runner of jitpool may take is recorded with the reason, and never counted as demand.
+      if (!known && match.kind === 'unservable') store.setJobMatch(observation.id, pool, match.reason, 'webhook');
+      return { kind: result.changed ? ('changed' as const) : ('stale' as const), pool, result };
+    });
   }
 
   #ignored(message: string): WebhookResponse {

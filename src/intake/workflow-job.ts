@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isSafeLabel, isSafeOwner, isSafeRepo, isSafeRunnerName } from '../core/index.ts';
+import type { RepositoryVisibility } from '../routing/index.ts';
 import type { JobObservation } from '../store/index.ts';
 
 /** The part of a `workflow_job` webhook jitpool reads; everything else is ignored. */
@@ -20,6 +21,8 @@ const workflowJobPayload = z.object({
   repository: z.object({
     name: z.string().max(256),
     owner: z.object({ login: z.string().max(256) }),
+    private: z.boolean().optional(),
+    visibility: z.string().max(32).optional(),
   }),
 });
 
@@ -28,7 +31,7 @@ const KNOWN_ACTIONS = new Set(['queued', 'waiting', 'in_progress', 'completed'])
 
 /** The outcome of reading a `workflow_job` payload. */
 export type WorkflowJobParse =
-  | { kind: 'job'; observation: JobObservation }
+  | { kind: 'job'; observation: JobObservation; visibility: RepositoryVisibility | null }
   | { kind: 'ignored'; reason: string }
   | { kind: 'invalid'; reason: string };
 
@@ -50,6 +53,7 @@ export function parseWorkflowJob(body: unknown): WorkflowJobParse {
   const state = action === 'completed' ? 'completed' : action === 'in_progress' ? 'in_progress' : action === 'waiting' ? 'waiting' : 'queued';
   return {
     kind: 'job',
+    visibility: visibilityOf(repository),
     observation: {
       id: job.id,
       runId: job.run_id,
@@ -65,6 +69,13 @@ export function parseWorkflowJob(body: unknown): WorkflowJobParse {
       completedAtMs: parseDate(job.completed_at),
     },
   };
+}
+
+/** The repository's visibility as the payload says (`visibility`, or the older `private` flag). */
+function visibilityOf(repository: { private?: boolean; visibility?: string }): RepositoryVisibility | null {
+  if (repository.visibility === 'public' || repository.visibility === 'private' || repository.visibility === 'internal') return repository.visibility;
+  if (repository.private === undefined) return null;
+  return repository.private ? 'private' : 'public';
 }
 
 function parseDate(value: string | null | undefined): number | null {

@@ -1,16 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync, lchownSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, lchownSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { JitpoolError, isSafeRunnerName, sleep, type Logger } from '../core/index.ts';
 import { RUNNER_ONLINE_MARKER, createRunnerRoot, ensureRunnerPackage, listenerCommand, prepareMountedRoot, runnerEnvironment, type RunnerPackageSpec } from '../runner/index.ts';
-import { Bookkeeping, isProcessAlive, logContains, parentPid, readStartTicks, signalGroup, signalNumber, signalPid, tailFile, type RunnerMeta } from './process-bookkeeping.ts';
+import { BOOKKEEPING_DIR, Bookkeeping, isProcessAlive, logContains, parentPid, readStartTicks, signalGroup, signalNumber, signalPid, tailFile, type RunnerMeta } from './process-bookkeeping.ts';
 import {
   DEFAULT_RUNNER_UIDS, SANDBOX_HOME, commandRoots, identityFiles, insideUid, spawnSandbox,
   type ProcessSandboxOptions, type SandboxHost, type SandboxLayout,
 } from './process-sandbox.ts';
 import { probeSandbox } from './process-sandbox-probe.ts';
 import type { ComputeInfo, ComputeSpec, Provider, ProviderCapabilities } from './types.ts';
+import { removeStaleWorkDir, scanWorkDirs, type StaleWorkDir, type WorkDirScan, type WorkDirScanOptions } from './work-dirs.ts';
 
 /** Settings of the process provider (from the pool's `provider` block). */
 export interface ProcessProviderOptions {
@@ -159,32 +160,45 @@ export class ProcessProvider implements Provider {
   }
 
   /**
-   * Work directories no live runner owns: no record (a crash before it was written) or a dead
-   * process, untouched for `minAgeMs`, and not named in `liveNames`. For `jitpool doctor`.
+   * The work root judged for `jitpool doctor` (see work-dirs.ts): directories jitpool made whose
+   * runner is gone and which were untouched for `minAgeMs` (stale), and everything else under the
+   * root that is not provably jitpool's (foreign: never deleted). The proof of ownership is this
+   * controller's own record of the runner, kept outside any job's reach.
    */
-  async staleWorkDirs(liveNames: ReadonlySet<string>, minAgeMs: number, nowMs = Date.now()): Promise<Array<{ name: string; path: string; ageMs: number }>> {
-    const out: Array<{ name: string; path: string; ageMs: number }> = [];
-    for (const name of this.#workDirNames()) {
-      if (liveNames.has(name)) continue;
-      const meta = this.#book.read(name);
-      if (meta && (meta.controllerId !== this.#options.controllerId || isAlive(meta))) continue;
-      const dir = this.#dir(name);
-      let ageMs: number;
-      try {
-        ageMs = nowMs - statSync(dir).mtimeMs;
-      } catch {
-        continue;
-      }
-      if (ageMs >= minAgeMs) out.push({ name, path: dir, ageMs });
-    }
-    return out;
+  async inspectWorkDirs(liveNames: ReadonlySet<string>, minAgeMs: number, nowMs = Date.now()): Promise<WorkDirScan> {
+    return scanWorkDirs(this.#scanOptions(liveNames, minAgeMs, nowMs));
   }
 
-  /** Removes one stale work directory and its record (see {@link staleWorkDirs}). */
-  async removeWorkDir(name: string): Promise<void> {
-    if (!isSafeRunnerName(name)) return;
-    rmSync(this.#dir(name), { recursive: true, force: true, maxRetries: 3 });
+  /** The stale work directories alone (see {@link inspectWorkDirs}). */
+  async staleWorkDirs(liveNames: ReadonlySet<string>, minAgeMs: number, nowMs = Date.now()): Promise<StaleWorkDir[]> {
+    return (await this.inspectWorkDirs(liveNames, minAgeMs, nowMs)).stale;
+  }
+
+  /** Removes one stale work directory and its record, judged again first; false (nothing deleted) when it is not stale any more. */
+  async removeWorkDir(name: string, liveNames: ReadonlySet<string> = new Set(), minAgeMs = 0, nowMs = Date.now()): Promise<boolean> {
+    if (!removeStaleWorkDir(this.#scanOptions(liveNames, minAgeMs, nowMs), name)) return false;
     this.#book.remove(name);
+    return true;
+  }
+
+  #scanOptions(liveNames: ReadonlySet<string>, minAgeMs: number, nowMs: number): WorkDirScanOptions {
+    const range = this.#sandbox.runnerUids ?? DEFAULT_RUNNER_UIDS;
+    const ownUid = process.getuid ? process.getuid() : 0;
+    return {
+      workRoot: this.#options.workRoot,
+      controllerId: this.#options.controllerId,
+      skip: [BOOKKEEPING_DIR],
+      markerOf: (name) => this.#book.read(name),
+      // Unsandboxed (or as a non-root controller) runners run as the controller's user; sandboxed ones as a uid of the runner range.
+      isRunnerUid: (uid) => uid === ownUid || (uid >= range.first && uid < range.first + range.count),
+      liveNames,
+      minAgeMs,
+      nowMs,
+      isRunning: (name) => {
+        const meta = this.#book.read(name);
+        return meta !== null && isAlive(meta);
+      },
+    };
   }
 
   onChange(listener: (info: ComputeInfo) => void): () => void {
@@ -330,15 +344,6 @@ export class ProcessProvider implements Provider {
       return uid;
     }
     throw new JitpoolError('JP_PROVIDER_CREATE', `all ${range.count} runner uids from ${range.first} are in use (raise runnerUids.count)`);
-  }
-
-  /** Names under the work root that could be runner work directories (none when it is unreadable). */
-  #workDirNames(): string[] {
-    try {
-      return readdirSync(this.#options.workRoot).filter(isSafeRunnerName);
-    } catch {
-      return [];
-    }
   }
 
   #dir(runnerName: string): string {

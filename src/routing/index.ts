@@ -4,3 +4,4 @@ export { DEFAULT_FALLBACK_LABELS, minimalLabelSet, type LabelSetDemand, type Min
 export { formatFinding, lintWorkflow, parseLabelPolicy, type LabelPolicy, type LintFinding } from './label-lint.ts';
 export * from './policy.ts';
 export * from './decide-route.ts';
+export * from './runner-group-access.ts';

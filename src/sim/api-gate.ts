@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FaultInjector } from './fault-injector.ts';
-import { bearerToken, DOCS_URL, endpointKey, sendError } from './http-helpers.ts';
+import { bearerToken, DOCS_URL, endpointKey, markEndlessPages, sendError } from './http-helpers.ts';
 import type { RateLimiter, RateLimitWindow } from './rate-limiter.ts';
 import type { SimExchange, SimStats } from './types.ts';
 
@@ -129,6 +129,7 @@ export function registerApiGate(app: FastifyInstance, options: ApiGateOptions): 
         documentation_url: `${RATE_LIMIT_DOCS}#about-secondary-rate-limits`,
       });
     }
+    if (request.method === 'GET' && !isRateLimitPath && faults.endlessPages(key)) markEndlessPages(request);
     if (fault?.kind === 'error') {
       // Answered without being handled: the request had no effect.
       const { status } = fault;

@@ -32,7 +32,9 @@ function knownRepos(ctx: SimContext, files: WorkflowFiles): Array<{ owner: strin
   const repos = new Map<string, { owner: string; repo: string }>();
   for (const ref of files.repos()) repos.set(`${ref.owner}/${ref.repo}`.toLowerCase(), ref);
   for (const job of ctx.state.jobRecords()) repos.set(`${job.owner}/${job.repo}`.toLowerCase(), { owner: job.owner, repo: job.repo });
-  return [...repos.values()].sort((a, b) => `${a.owner}/${a.repo}`.localeCompare(`${b.owner}/${b.repo}`));
+  return [...repos.values()]
+    .filter((ref) => !ctx.state.repos.isDeleted(ref.owner, ref.repo))
+    .sort((a, b) => `${a.owner}/${a.repo}`.localeCompare(`${b.owner}/${b.repo}`));
 }
 
 /** The endpoints a poller uses to discover which repositories to watch (seed 003's automatic mode). */
@@ -40,13 +42,13 @@ export function registerDiscoveryRoutes(app: FastifyInstance, ctx: SimContext, f
   app.get('/orgs/:org/repos', (request, reply) => {
     const { org = '' } = request.params as Record<string, string | undefined>;
     const all = knownRepos(ctx, files).filter((ref) => ref.owner.toLowerCase() === org.toLowerCase());
-    const page = paginate(request, reply, all, ctx.baseUrl()).map((ref) => repositoryResource(ref.owner, ref.repo, ctx.baseUrl()));
+    const page = paginate(request, reply, all, ctx.baseUrl()).map((ref) => repositoryResource(ref.owner, ref.repo, ctx.baseUrl(), ctx.state.repos.visibility(ref.owner, ref.repo)));
     return sendCacheable(request, reply, page);
   });
 
   app.get('/installation/repositories', (request, reply) => {
     const all = knownRepos(ctx, files);
-    const page = paginate(request, reply, all, ctx.baseUrl()).map((ref) => repositoryResource(ref.owner, ref.repo, ctx.baseUrl()));
+    const page = paginate(request, reply, all, ctx.baseUrl()).map((ref) => repositoryResource(ref.owner, ref.repo, ctx.baseUrl(), ctx.state.repos.visibility(ref.owner, ref.repo)));
     return sendCacheable(request, reply, { total_count: all.length, repositories: page });
   });
 

@@ -76,6 +76,12 @@ export class FaultInjector {
     return this.#spec.apiByEndpoint?.[endpoint]?.latencyMs ?? this.#spec.api?.latencyMs ?? 0;
   }
 
+  /** True when this list answer must paginate endlessly (see `ApiFaults.endlessPagesRate`). */
+  endlessPages(endpoint: string): boolean {
+    const rate = this.#spec.apiByEndpoint?.[endpoint]?.endlessPagesRate ?? this.#spec.api?.endlessPagesRate ?? 0;
+    return rate > 0 && this.#randomApi() < rate;
+  }
+
   /** The fault (if any) for one authenticated request to `endpoint` (`METHOD /templated/path`). */
   apiFault(endpoint: string): ApiFaultDecision {
     const faults: ApiFaults = { ...this.#spec.api, ...this.#spec.apiByEndpoint?.[endpoint] };

@@ -8,6 +8,11 @@ export interface ApiFaults {
   throttleBurst?: number;
   /** Added to every answer, in ms. @default 0 */
   latencyMs?: number;
+  /**
+   * Share of list answers that ignore `page` (every page repeats the first one) and always link
+   * a `rel="next"` page, without `rel="last"`: a server or proxy that paginates wrongly. 0..1. @default 0
+   */
+  endlessPagesRate?: number;
 }
 
 /** Faults of `workflow_job` webhook deliveries; each applies to every action or to one (see {@link FaultSpec.webhooksByAction}). */
@@ -51,6 +56,7 @@ const KEYS: Record<string, { target: Target; field: string; kind: ValueKind }> =
   '5xx': { target: 'api', field: 'errorRate', kind: 'ratio' },
   '429burst': { target: 'api', field: 'throttleBurst', kind: 'count' },
   latency: { target: 'api', field: 'latencyMs', kind: 'duration' },
+  endlessnext: { target: 'api', field: 'endlessPagesRate', kind: 'ratio' },
   drop: { target: 'webhooks', field: 'dropRate', kind: 'ratio' },
   dup: { target: 'webhooks', field: 'duplicateRate', kind: 'ratio' },
   reorder: { target: 'webhooks', field: 'reorderRate', kind: 'ratio' },
@@ -107,7 +113,7 @@ function splitItems(text: string): string[] {
  * Parses the fault syntax of `jitpool demo --faults`, tests and benchmarks into a {@link FaultSpec}.
  *
  * Grammar: `item ("," item)*`, `item = key ["[" scope "]"] "=" value`.
- * - API keys: `5xx` (ratio), `429burst` (count), `latency` (duration); scope = an endpoint,
+ * - API keys: `5xx` (ratio), `429burst` (count), `latency` (duration), `endlessnext` (ratio); scope = an endpoint,
  *   `METHOD /templated/path`, e.g. `5xx[POST /orgs/{org}/actions/runners/generate-jitconfig]=0.2`.
  * - Webhook keys: `drop`, `dup`, `reorder` (ratios), `delay` (duration); scope = an action,
  *   `queued` | `in_progress` | `completed` | `waiting`, e.g. `drop[in_progress]=0.5`.
@@ -163,6 +169,7 @@ export function validateFaultSpec(spec: FaultSpec): void {
     checkRatio(`${where}.errorRate`, faults?.errorRate);
     checkCount(`${where}.throttleBurst`, faults?.throttleBurst);
     checkCount(`${where}.latencyMs`, faults?.latencyMs);
+    checkRatio(`${where}.endlessPagesRate`, faults?.endlessPagesRate);
   };
   const checkHooks = (where: string, faults: WebhookFaults | undefined): void => {
     checkRatio(`${where}.dropRate`, faults?.dropRate);

@@ -95,7 +95,12 @@ export function organizationResource(login: string): Schemas['organization-simpl
 }
 
 /** A repository as webhook payloads carry it (a superset of `minimal-repository`). */
-export function repositoryResource(owner: string, repo: string, apiUrl: string): Schemas['repository-webhooks'] & Schemas['minimal-repository'] {
+export function repositoryResource(
+  owner: string,
+  repo: string,
+  apiUrl: string,
+  visibility: 'public' | 'private' | 'internal' = 'private',
+): Schemas['repository-webhooks'] & Schemas['minimal-repository'] {
   const id = stableId(`repo:${owner}/${repo}`);
   const api = `${apiUrl}/repos/${owner}/${repo}`;
   const html = `https://github.com/${owner}/${repo}`;
@@ -105,7 +110,7 @@ export function repositoryResource(owner: string, repo: string, apiUrl: string):
     node_id: nodeId('R', id),
     name: repo,
     full_name: `${owner}/${repo}`,
-    private: true,
+    private: visibility !== 'public',
     owner: ownerResource(owner),
     html_url: html,
     description: null,
@@ -170,7 +175,7 @@ export function repositoryResource(owner: string, repo: string, apiUrl: string):
     has_discussions: false,
     archived: false,
     disabled: false,
-    visibility: 'private',
+    visibility,
     pushed_at: created,
     created_at: created,
     updated_at: created,
@@ -249,7 +254,7 @@ export function runResource(run: RunRecord, state: SimState, apiUrl: string): Sc
   const api = `${apiUrl}/repos/${run.owner}/${run.repo}`;
   const runApi = `${api}/actions/runs/${run.id}`;
   const { status, conclusion } = state.runStatus(run);
-  const repository = repositoryResource(run.owner, run.repo, apiUrl);
+  const repository = repositoryResource(run.owner, run.repo, apiUrl, state.repos.visibility(run.owner, run.repo));
   const actor = ownerResource(run.owner);
   const workflowId = stableId(`workflow:${run.owner}/${run.repo}`);
   const created = new Date(run.createdAtMs).toISOString();
@@ -300,10 +305,15 @@ export function runResource(run: RunRecord, state: SimState, apiUrl: string): Sc
 }
 
 /** The `workflow_job` webhook payload for a job's current status. */
-export function workflowJobPayload(job: JobRecord, run: RunRecord | undefined, apiUrl: string): Schemas['webhook-workflow-job-waiting'] | Schemas['webhook-workflow-job-queued'] | Schemas['webhook-workflow-job-in-progress'] | Schemas['webhook-workflow-job-completed'] {
+export function workflowJobPayload(
+  job: JobRecord,
+  run: RunRecord | undefined,
+  apiUrl: string,
+  visibility: 'public' | 'private' | 'internal' = 'private',
+): Schemas['webhook-workflow-job-waiting'] | Schemas['webhook-workflow-job-queued'] | Schemas['webhook-workflow-job-in-progress'] | Schemas['webhook-workflow-job-completed'] {
   const resource = jobResource(job, run, apiUrl);
   const common = {
-    repository: repositoryResource(job.owner, job.repo, apiUrl),
+    repository: repositoryResource(job.owner, job.repo, apiUrl, visibility),
     organization: organizationResource(job.owner),
     sender: ownerResource('sim-user', 'User'),
   };

@@ -53,6 +53,14 @@ export function pageParams(query: unknown): { perPage: number; page: number } {
   return { perPage, page };
 }
 
+/** Requests whose list answer must paginate endlessly (the `endlessnext` fault). */
+const endlessPages = new WeakSet<FastifyRequest>();
+
+/** Makes `paginate` answer this request with the first page and a `rel="next"` link, whatever `page` says. */
+export function markEndlessPages(request: FastifyRequest): void {
+  endlessPages.add(request);
+}
+
 /**
  * Slices `items` for the request's page and sets GitHub's `Link` header
  * (`next`, `last`, `first`, `prev`) with absolute URLs under `baseUrl`.
@@ -67,6 +75,10 @@ export function paginate<T>(request: FastifyRequest, reply: FastifyReply, items:
     url.searchParams.set('page', String(target));
     return url.toString();
   };
+  if (endlessPages.has(request)) {
+    reply.header('link', `<${pageUrl(page + 1)}>; rel="next"`);
+    return items.slice(0, perPage);
+  }
   const links: string[] = [];
   if (page < lastPage) links.push(`<${pageUrl(page + 1)}>; rel="next"`, `<${pageUrl(lastPage)}>; rel="last"`);
   if (page > 1) links.push(`<${pageUrl(1)}>; rel="first"`, `<${pageUrl(Math.min(page - 1, lastPage))}>; rel="prev"`);

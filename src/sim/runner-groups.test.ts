@@ -91,3 +91,51 @@ test('REST: a JIT config names an existing group; repository runners only have t
     { status: 404 },
   );
 });
+
+test('public repositories: no group serves them unless it allows public repositories (GitHub\'s default is not to)', () => {
+  const state = new SimState(silentLogger());
+  state.repos.setVisibility('acme', 'site', 'public');
+  const job = state.queueJob({ owner: 'acme', repo: 'site', labels: ['linux'], durationMs: 1 });
+  onlineRunner(state, 'jp-default-1', ['linux'], 1);
+  assert.equal(state.job(job.id)?.status, 'queued', 'the Default group does not allow public repositories');
+  const open = state.groups.create({ name: 'open', allowsPublicRepositories: true });
+  const runner = onlineRunner(state, 'jp-open-1', ['linux'], open.id);
+  assert.equal(state.job(job.id)?.runnerId, runner.id);
+});
+
+test('a deleted repository: its queued jobs are never assigned and its REST paths answer 404', { timeout: 60_000 }, async (t) => {
+  const sim = await startSimulator();
+  t.after(() => sim.close());
+  const octokit = simOctokit(sim);
+  const job = sim.queueJob({ owner: 'acme', repo: 'old', labels: ['linux'], durationMs: 1 });
+  sim.setRepository('acme', 'site', { visibility: 'public' });
+  assert.equal((await octokit.request('GET /repos/{owner}/{repo}', { owner: 'acme', repo: 'site' })).data.visibility, 'public');
+  assert.equal((await octokit.request('GET /repos/{owner}/{repo}', { owner: 'acme', repo: 'old' })).data.private, true);
+  sim.deleteRepository('acme', 'old');
+  for (const route of ['GET /repos/{owner}/{repo}', 'GET /repos/{owner}/{repo}/actions/runs', 'GET /repos/{owner}/{repo}/actions/jobs/{job_id}']) {
+    await assert.rejects(octokit.request(route, { owner: 'acme', repo: 'old', job_id: job.id }), { status: 404 }, route);
+  }
+  const { data: repos } = await octokit.request('GET /orgs/{org}/repos', { org: 'acme' });
+  assert.ok(!repos.some((r) => r.name === 'old'));
+  const state = new SimState(silentLogger());
+  const queued = state.queueJob({ owner: 'acme', repo: 'old', labels: ['linux'], durationMs: 1 });
+  state.repos.delete('acme', 'old');
+  onlineRunner(state, 'jp-default-1', ['linux'], 1);
+  state.assign();
+  assert.equal(state.job(queued.id)?.status, 'queued');
+});
+
+test('REST: runner groups and the repositories of a selected group, as GitHub returns them', { timeout: 60_000 }, async (t) => {
+  const sim = await startSimulator();
+  t.after(() => sim.close());
+  const octokit = simOctokit(sim);
+  const group = sim.createRunnerGroup({ name: 'deploy', visibility: 'selected', selectedRepositories: ['acme/app'], allowsPublicRepositories: true });
+  const { data } = await octokit.request('GET /orgs/{org}/actions/runner-groups/{runner_group_id}', { org: 'acme', runner_group_id: group.id });
+  assert.equal(data.visibility, 'selected');
+  assert.equal(data.allows_public_repositories, true);
+  const { data: defaultGroup } = await octokit.request('GET /orgs/{org}/actions/runner-groups/{runner_group_id}', { org: 'acme', runner_group_id: 1 });
+  assert.equal(defaultGroup.allows_public_repositories, false);
+  const { data: repos } = await octokit.request('GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories', { org: 'acme', runner_group_id: group.id });
+  assert.deepEqual(repos.repositories.map((r) => r.full_name), ['acme/app']);
+  await assert.rejects(octokit.request('GET /orgs/{org}/actions/runner-groups/{runner_group_id}', { org: 'acme', runner_group_id: 99 }), { status: 404 });
+});

@@ -8,6 +8,8 @@ export interface SimRunnerGroup {
   visibility: 'all' | 'selected';
   /** `owner/repo` names the group serves when `visibility` is `selected`. */
   selectedRepositories: string[];
+  /** Public repositories may use the group's runners; GitHub's default is false, for every group. */
+  allowsPublicRepositories: boolean;
   isDefault: boolean;
 }
 
@@ -18,16 +20,21 @@ export interface RunnerGroupSpec {
   visibility?: 'all' | 'selected';
   /** `owner/repo` names; only with `visibility: 'selected'`. @default [] */
   selectedRepositories?: string[];
+  /** Let public repositories use the group. @default false (as GitHub) */
+  allowsPublicRepositories?: boolean;
 }
 
 /**
  * Runner groups and which repositories each serves. Group 1 is GitHub's `Default` group and
- * serves every repository. The simulator has one namespace of groups for all organisations and
+ * serves every private repository; like every group, it serves public repositories only when
+ * `allowsPublicRepositories` is set (GitHub's default is off). The simulator has one namespace of groups for all organisations and
  * the enterprise. A group id the simulator was never told about serves every repository (tests
  * that register runners straight into the state use arbitrary ids).
  */
 export class RunnerGroups {
-  readonly #groups = new Map<number, SimRunnerGroup>([[1, { id: 1, name: 'Default', visibility: 'all', selectedRepositories: [], isDefault: true }]]);
+  readonly #groups = new Map<number, SimRunnerGroup>([
+    [1, { id: 1, name: 'Default', visibility: 'all', selectedRepositories: [], allowsPublicRepositories: false, isDefault: true }],
+  ]);
   #nextId = 2;
 
   /** Creates a group and returns it. Throws `JP_INPUT_INVALID` on a bad spec or a duplicate name. */
@@ -43,7 +50,9 @@ export class RunnerGroups {
     if (!selected.every((repo) => /^[^/\s]+\/[^/\s]+$/.test(repo))) {
       throw new JitpoolError('JP_INPUT_INVALID', 'createRunnerGroup: selectedRepositories are owner/repo names');
     }
-    const group: SimRunnerGroup = { id: this.#nextId++, name, visibility, selectedRepositories: [...selected], isDefault: false };
+    const group: SimRunnerGroup = {
+      id: this.#nextId++, name, visibility, selectedRepositories: [...selected], allowsPublicRepositories: spec.allowsPublicRepositories === true, isDefault: false,
+    };
     this.#groups.set(group.id, group);
     return group;
   }
@@ -53,6 +62,14 @@ export class RunnerGroups {
     const group = this.#groups.get(id);
     if (!group) throw new JitpoolError('JP_GITHUB_NOT_FOUND', `runner group ${id} not found`);
     group.selectedRepositories = [...repositories];
+    return group;
+  }
+
+  /** Lets public repositories use group `id` (or not). Throws `JP_GITHUB_NOT_FOUND` for an unknown group. */
+  setAllowsPublicRepositories(id: number, isAllowed: boolean): SimRunnerGroup {
+    const group = this.#groups.get(id);
+    if (!group) throw new JitpoolError('JP_GITHUB_NOT_FOUND', `runner group ${id} not found`);
+    group.allowsPublicRepositories = isAllowed;
     return group;
   }
 
@@ -71,10 +88,12 @@ export class RunnerGroups {
     return this.#groups.get(id)?.name ?? `group-${id}`;
   }
 
-  /** True when group `id` may serve jobs of `owner/repo` (case-insensitive). */
-  serves(id: number, owner: string, repo: string): boolean {
+  /** True when group `id` may serve jobs of `owner/repo` (case-insensitive), public or not. */
+  serves(id: number, owner: string, repo: string, isPublic = false): boolean {
     const group = this.#groups.get(id);
-    if (!group || group.visibility === 'all') return true;
+    if (!group) return true;
+    if (isPublic && !group.allowsPublicRepositories) return false;
+    if (group.visibility === 'all') return true;
     const wanted = `${owner}/${repo}`.toLowerCase();
     return group.selectedRepositories.some((name) => name.toLowerCase() === wanted);
   }

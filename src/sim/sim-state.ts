@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID, createHash } from 'node:crypto';
 import { JitpoolError, labelsSatisfy, type Logger } from '../core/index.ts';
+import { SimRepositories } from './repositories.ts';
 import { RunnerGroups } from './runner-groups.ts';
 import { RunnerTally } from './runner-tally.ts';
 import { jobSnapshot, runnerSnapshot, scopeKey, scopeServes, type AcquireOutcome, type JobRecord, type RegisterRunnerInput, type RunnerRecord, type RunRecord } from './sim-records.ts';
@@ -40,6 +41,8 @@ export class SimState extends EventEmitter<SimStateEvents> {
   readonly #faults: StateFaults;
   /** Runner groups and the repositories they serve. */
   readonly groups = new RunnerGroups();
+  /** Repository visibility and deletions. */
+  readonly repos = new SimRepositories();
   /** Concurrency and busy-runner safety record. */
   readonly tally = new RunnerTally();
   #nextRunnerId = 1;
@@ -287,12 +290,14 @@ export class SimState extends EventEmitter<SimStateEvents> {
 
   /**
    * GitHub's assignment rule: each queued job, oldest first, goes to any idle online runner in a
-   * scope that serves its repo, of a group that serves its repo (and of the required group if
+   * scope that serves its repo, of a group that serves its repo — public repositories only by
+   * groups that allow them — (and of the required group if
    * any), whose labels include all the job's labels (case-insensitive). Runners are not bound to
    * the job they were created for. `waiting` jobs are not assignable until approved.
    */
   assign(nowMs = Date.now()): void {
-    const queued = this.jobRecords().filter((job) => job.status === 'queued');
+    // A deleted repository's jobs are never assigned (GitHub drops them with it).
+    const queued = this.jobRecords().filter((job) => job.status === 'queued' && !this.repos.isDeleted(job.owner, job.repo));
     if (queued.length === 0) return;
     const idle = this.runnerRecords()
       .filter((runner) => runner.status === 'online' && !runner.isBusy)
@@ -301,7 +306,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       const index = idle.findIndex(
         (runner) =>
           scopeServes(runner.scope, job.owner, job.repo) &&
-          this.groups.serves(runner.groupId, job.owner, job.repo) &&
+          this.groups.serves(runner.groupId, job.owner, job.repo, this.repos.isPublic(job.owner, job.repo)) &&
           (job.requiredGroupId === null || runner.groupId === job.requiredGroupId) &&
           labelsSatisfy(runner.labels, job.labels),
       );

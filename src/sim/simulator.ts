@@ -8,6 +8,7 @@ import { workflowJobPayload } from './github-shapes.ts';
 import { sendError } from './http-helpers.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { registerRunnerProtocolRoutes } from './runner-protocol-routes.ts';
+import { registerRepositoryRoutes } from './repository-routes.ts';
 import { registerRunnerRoutes } from './runner-routes.ts';
 import type { SimContext } from './sim-context.ts';
 import { SimState } from './sim-state.ts';
@@ -94,6 +95,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   registerRunnerProtocolRoutes(app, ctx);
   const workflowFiles = new WorkflowFiles();
   registerDiscoveryRoutes(app, ctx, workflowFiles);
+  registerRepositoryRoutes(app, ctx);
   const variables = new SimVariables();
   registerVariableRoutes(app, ctx, variables);
   registerPullRoutes(app, ctx);
@@ -103,7 +105,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (webhookTarget === null) return;
     const record = state.job(job.id);
     if (!record) return;
-    const payload = workflowJobPayload(record, state.run(record.runId), baseUrl);
+    // GitHub sends nothing for a repository that is gone.
+    if (state.repos.isDeleted(record.owner, record.repo)) return;
+    const payload = workflowJobPayload(record, state.run(record.runId), baseUrl, state.repos.visibility(record.owner, record.repo));
     webhooks.enqueue(webhookTarget, 'workflow_job', payload, `job:${job.id}`, payload.action);
   });
 
@@ -147,6 +151,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
     createRunnerGroup: (spec) => ({ ...state.groups.create(spec) }),
     setRunnerGroupRepositories: (id, repositories) => ({ ...state.groups.setRepositories(id, repositories) }),
+    setRunnerGroupAllowsPublic: (id, isAllowed) => ({ ...state.groups.setAllowsPublicRepositories(id, isAllowed) }),
+    setRepository(owner, repo, settings) {
+      if (settings.visibility !== undefined) state.repos.setVisibility(owner, repo, settings.visibility);
+    },
+    deleteRepository(owner, repo) {
+      state.repos.delete(owner, repo);
+    },
     runnerGroups: () => state.groups.list(),
     variable: (owner, repo, name) => variables.get(owner, repo, name)?.value,
     setVariable: (owner, repo, name, value) => variables.set(owner, repo, name, value),

@@ -199,8 +199,14 @@ export interface Simulator {
   createRunnerGroup(spec: RunnerGroupSpec): SimRunnerGroup;
   /** Replaces the repositories a runner group serves. */
   setRunnerGroupRepositories(id: number, repositories: string[]): SimRunnerGroup;
-  /** Every runner group; group 1 is `Default` and serves every repository. */
+  /** Lets public repositories use a runner group (GitHub's default, for every group, is not to). */
+  setRunnerGroupAllowsPublic(id: number, isAllowed: boolean): SimRunnerGroup;
+  /** Every runner group; group 1 is `Default` and serves every private repository. */
   runnerGroups(): SimRunnerGroup[];
+  /** Sets a repository's visibility (repositories are private unless set). */
+  setRepository(owner: string, repo: string, settings: { visibility?: 'public' | 'private' | 'internal' }): void;
+  /** Deletes a repository: every REST path under it answers 404, its jobs are never assigned and no more webhooks come. */
+  deleteRepository(owner: string, repo: string): void;
   /** Every job ever queued, oldest first. */
   jobs(): SimJob[];
   /** Current runner registrations. */

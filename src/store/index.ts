@@ -4,3 +4,7 @@ export { Store, type AdoptedRunner, type RunnerPatch, type JobObservation, type 
 export { StoreLease, WRITER_LEASE, describeLease, leaseLiveness, type LeaseAcquisition, type LeaseClaim, type LeaseLiveness } from './lease.ts';
 export { GuardRecords, type RouteAuditRecord, type IncidentRecord, type CanaryRecord } from './guard-records.ts';
 export { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper.ts';
+export { StoreHealth, sqliteTrouble, securePrivateDir, type StoreHealthStatus, type StoreTrouble } from './health.ts';
+export { StoreMaintenance, PRUNABLE, type PrunableKind } from './maintenance.ts';
+export { pruneExpired, RetentionTimer, type RetentionOptions, type PruneResult } from './retention.ts';
+export { forgetSecretsOfRemovedRunners } from './secret-lifetime.ts';

@@ -39,28 +39,52 @@ export const RUNNER_TRANSITIONS: Record<RunnerState, readonly RunnerState[]> = {
 /** States whose compute may still exist (the reconciler watches these). */
 export const LIVE_RUNNER_STATES: readonly RunnerState[] = ['requested', 'provisioning', 'idle', 'busy', 'stopping', 'finished', 'failed', 'lost'];
 
-/** Where a job stands, as GitHub reports it (`cancelled` is a completed job with that conclusion). */
-export const JOB_STATES = ['queued', 'waiting', 'in_progress', 'completed'] as const;
+/**
+ * Where a job stands, as GitHub reports it (`cancelled` is a completed job with that conclusion),
+ * plus `gone`: GitHub answers 404 for it (its repository was deleted or is no longer readable by
+ * jitpool's token), so jitpool stops asking about it.
+ */
+export const JOB_STATES = ['queued', 'waiting', 'in_progress', 'completed', 'gone'] as const;
 /** A job state. */
 export type JobState = (typeof JOB_STATES)[number];
 
 /**
  * Allowed job transitions. Webhooks arrive out of order (`completed` before `in_progress`), so a
  * job may skip states forward, but never move back from `completed`.
+ * - `queued → waiting` is not an event edge: GitHub sends `waiting` (an environment approval)
+ *   before `queued`, so a `waiting` after `queued` is a reordered delivery and must not drop the
+ *   job from demand. A fresh read from GitHub may still move it there ({@link JOB_READ_TRANSITIONS}).
+ * - `gone` is final but for a late `completed`: GitHub's answer is the better truth.
  */
 export const JOB_TRANSITIONS: Record<JobState, readonly JobState[]> = {
-  waiting: ['queued', 'in_progress', 'completed'],
-  queued: ['waiting', 'in_progress', 'completed'],
-  in_progress: ['completed'],
+  waiting: ['queued', 'in_progress', 'completed', 'gone'],
+  queued: ['in_progress', 'completed', 'gone'],
+  in_progress: ['completed', 'gone'],
   completed: [],
+  gone: ['completed'],
 };
+
+/**
+ * Extra edges allowed when the state comes from reading the job at GitHub now (the poller, a job
+ * refresh) rather than from an event that may have been reordered: a queued job GitHub now
+ * reports waiting or pending (concurrency group) is not demand.
+ */
+export const JOB_READ_TRANSITIONS: Partial<Record<JobState, readonly JobState[]>> = {
+  queued: ['waiting'],
+};
+
+/** Actors whose observations are fresh reads from GitHub (see {@link JOB_READ_TRANSITIONS}). */
+export const FRESH_READ_ACTORS: ReadonlySet<string> = new Set(['poller', 'github-refresh']);
+
+/** Job states that are over: nothing more happens to the job (retention may prune it). */
+export const FINISHED_JOB_STATES: readonly JobState[] = ['completed', 'gone'];
 
 /** True when a runner may move from `from` to `to`. */
 export function canTransitionRunner(from: RunnerState, to: RunnerState): boolean {
   return from === to || RUNNER_TRANSITIONS[from].includes(to);
 }
 
-/** True when a job may move from `from` to `to`. */
-export function canTransitionJob(from: JobState, to: JobState): boolean {
-  return from === to || JOB_TRANSITIONS[from].includes(to);
+/** True when a job may move from `from` to `to` (`isFreshRead`: the state was just read from GitHub). */
+export function canTransitionJob(from: JobState, to: JobState, isFreshRead = false): boolean {
+  return from === to || JOB_TRANSITIONS[from].includes(to) || (isFreshRead && (JOB_READ_TRANSITIONS[from]?.includes(to) ?? false));
 }

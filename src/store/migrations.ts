@@ -176,6 +176,18 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 6,
+    name: 'bounded work: job refresh backoff, unservable jobs, retention indexes',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN refresh_attempts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN next_refresh_at_ms INTEGER;
+      ALTER TABLE jobs ADD COLUMN unservable_reason TEXT;
+      CREATE INDEX jobs_finished ON jobs (updated_at_ms) WHERE state IN ('completed', 'gone');
+      CREATE INDEX runners_removed_age ON runners (updated_at_ms) WHERE state = 'removed';
+      CREATE INDEX transitions_age ON transitions (at_ms);
+    `,
+  },
 ];
 
 /** Applies every migration newer than the database's `user_version`; returns the resulting version. */
@@ -190,7 +202,8 @@ export function migrate(db: DatabaseSync): number {
       db.exec(`PRAGMA user_version = ${migration.version}`);
       db.exec('COMMIT');
     } catch (err) {
-      db.exec('ROLLBACK');
+      // SQLite may have rolled back already (a full disk): never let ROLLBACK hide the real error.
+      if (db.isTransaction) db.exec('ROLLBACK');
       throw err;
     }
     version = migration.version;

@@ -41,6 +41,9 @@ export function toJob(row: Row): JobRecord {
     startedAtMs: row.started_at_ms === null ? null : Number(row.started_at_ms),
     completedAtMs: row.completed_at_ms === null ? null : Number(row.completed_at_ms),
     updatedAtMs: Number(row.updated_at_ms),
+    refreshAttempts: row.refresh_attempts === undefined ? 0 : Number(row.refresh_attempts),
+    nextRefreshAtMs: row.next_refresh_at_ms === null || row.next_refresh_at_ms === undefined ? null : Number(row.next_refresh_at_ms),
+    unservableReason: row.unservable_reason === null || row.unservable_reason === undefined ? null : String(row.unservable_reason),
   };
 }
 

@@ -1,10 +1,10 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { JitpoolError, systemClock, type Clock } from '../core/index.ts';
-import { canTransitionJob, canTransitionRunner, type JobState, type RunnerState } from './lifecycle.ts';
+import { FRESH_READ_ACTORS, canTransitionJob, canTransitionRunner, type JobState, type RunnerState } from './lifecycle.ts';
 import { GuardRecords } from './guard-records.ts';
+import { StoreHealth, secureStoreFiles, sqliteTrouble, storeCorruptError, verifyDatabase, watchStatement, type StoreHealthStatus } from './health.ts';
 import { StoreLease } from './lease.ts';
+import { StoreMaintenance } from './maintenance.ts';
 import { migrate } from './migrations.ts';
 import type { JobRecord, PoolOverride, RunnerRecord, StateCount, TransitionRecord } from './types.ts';
 import { toJob, toRunner, toStateCount, toTransition, type Row } from './rows.ts';
@@ -61,18 +61,22 @@ export class Store {
   readonly #clock: Clock;
   readonly #listeners = new Set<TransitionListener>();
   readonly #statements = new Map<string, StatementSync>();
+  readonly #health = new StoreHealth();
   /** Route audits, incidents, canary stages and guard marks (same database). */
   readonly guard: GuardRecords;
   /** The one-writer lease (see lease.ts). */
   readonly lease: StoreLease;
   /** The lease epoch this process writes runners under (null: it holds no lease). */
   #fence: number | null = null;
+  /** Retention, integrity and file-size housekeeping (same database). */
+  readonly maintenance: StoreMaintenance;
 
-  private constructor(db: DatabaseSync, clock: Clock) {
+  private constructor(db: DatabaseSync, clock: Clock, path: string) {
     this.#db = db;
     this.#clock = clock;
     this.guard = new GuardRecords(db, clock);
     this.lease = new StoreLease(db, clock, (fn) => this.transaction(fn));
+    this.maintenance = new StoreMaintenance(db, path, (err) => this.#noteError(err));
   }
 
   /** Makes every runner write of this process carry lease epoch `epoch` (fencing); null stops it. */
@@ -80,13 +84,53 @@ export class Store {
     this.#fence = epoch;
   }
 
-  /** Opens (creating if needed) the database at `path` (`:memory:` for tests) and migrates it. */
-  static open(path: string, clock: Clock = systemClock): Store {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new DatabaseSync(path);
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
-    migrate(db);
-    return new Store(db, clock);
+  /**
+   * Opens (creating if needed) the database at `path` (`:memory:` for tests), checks it and
+   * migrates it. The state directory is kept 0700 and the files 0600. A damaged file throws
+   * `JP_STORE_CORRUPT` naming it and the fix; other storage failures `JP_STORE_UNAVAILABLE`.
+   */
+  static open(path: string, clock: Clock = systemClock, options: { verify?: boolean; maxPageCount?: number } = {}): Store {
+    const isFile = path !== ':memory:';
+    let db: DatabaseSync | undefined;
+    try {
+      if (isFile) secureStoreFiles(path);
+      db = new DatabaseSync(path);
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
+      if (isFile && options.verify !== false) verifyDatabase(db, path);
+      migrate(db);
+      // Tests without a small filesystem to fill stand a full disk in with SQLite's own page cap.
+      if (options.maxPageCount !== undefined) db.exec(`PRAGMA max_page_count = ${Math.max(1, Math.floor(options.maxPageCount))}`);
+      if (isFile) secureStoreFiles(path);
+    } catch (err) {
+      if (db?.isOpen) db.close();
+      const trouble = sqliteTrouble(err);
+      if (trouble === 'corrupt') throw storeCorruptError(path, err);
+      if (trouble !== null) {
+        throw new JitpoolError('JP_STORE_UNAVAILABLE', `cannot open the store ${path}: ${(err as Error).message}`, { cause: err, details: { file: path, trouble } });
+      }
+      throw err;
+    }
+    return new Store(db, clock, path);
+  }
+
+  /** What the store saw of its own storage (a damaged file, a full disk), with SQLite's message. */
+  health(): StoreHealthStatus {
+    return this.#health.status();
+  }
+
+  /**
+   * One tiny write, so a quiet store learns that a full disk or an I/O error is over (readiness
+   * calls it while the store is unhealthy). Returns whether it committed.
+   */
+  probeWrite(): boolean {
+    try {
+      this.transaction(() => {
+        this.#stmt("INSERT OR REPLACE INTO guard_marks (key, at_ms, value) VALUES ('store-write-probe', ?, NULL)").run(this.#clock.now());
+      });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Closes the database. */
@@ -97,13 +141,23 @@ export class Store {
   /** Runs `fn` in one transaction (nested calls join the outer one). */
   transaction<T>(fn: () => T): T {
     if (this.#db.isTransaction) return fn();
-    this.#db.exec('BEGIN IMMEDIATE');
     try {
+      this.#db.exec('BEGIN IMMEDIATE');
       const result = fn();
       this.#db.exec('COMMIT');
+      this.#health.noteCommitted(this.#clock.now());
       return result;
     } catch (err) {
-      this.#db.exec('ROLLBACK');
+      this.#noteError(err);
+      // SQLite rolls back by itself on some errors (a full disk): an explicit ROLLBACK would then
+      // fail with "no transaction is active" and hide the real error.
+      if (this.#db.isOpen && this.#db.isTransaction) {
+        try {
+          this.#db.exec('ROLLBACK');
+        } catch (rollbackErr) {
+          this.#noteError(rollbackErr);
+        }
+      }
       throw err;
     }
   }
@@ -204,8 +258,7 @@ export class Store {
   /** Runners filtered by state and pool, newest first, paged. */
   listRunners(filter: { states?: RunnerState[]; pool?: string; limit?: number; offset?: number } = {}): RunnerRecord[] {
     const { where, params } = buildWhere({ state: filter.states, pool: filter.pool ? [filter.pool] : undefined });
-    const rows = this.#db
-      .prepare(`SELECT * FROM runners ${where} ORDER BY created_at_ms DESC LIMIT ? OFFSET ?`)
+    const rows = this.#stmt(`SELECT * FROM runners ${where} ORDER BY created_at_ms DESC LIMIT ? OFFSET ?`)
       .all(...params, filter.limit ?? 1000, filter.offset ?? 0) as Row[];
     return rows.map(toRunner);
   }
@@ -298,7 +351,7 @@ export class Store {
         this.#appendTransition('job', String(observation.id), null, observation.state, actor, pool ? `pool ${pool}` : 'no matching pool', now);
         return { job: this.getJob(observation.id)!, changed: true, previousState: null };
       }
-      if (current.state === observation.state || !canTransitionJob(current.state, observation.state)) {
+      if (current.state === observation.state || !canTransitionJob(current.state, observation.state, FRESH_READ_ACTORS.has(actor))) {
         // Same state again (duplicate) or an older one arriving late: keep what we know, but learn a runner name.
         if (observation.runnerName && !current.runnerName && observation.state !== 'queued') {
           this.#stmt('UPDATE jobs SET runner_name = ?, updated_at_ms = ? WHERE id = ?').run(observation.runnerName, now, observation.id);
@@ -321,21 +374,101 @@ export class Store {
     return row ? toJob(row) : undefined;
   }
 
-  /** Jobs not yet completed (queued, waiting, in progress). */
+  /** Jobs not yet over (queued, waiting, in progress): neither completed nor gone. */
   listOpenJobs(pool?: string): JobRecord[] {
     const rows = pool
-      ? this.#stmt(`SELECT * FROM jobs WHERE state <> 'completed' AND pool = ? ORDER BY queued_at_ms`).all(pool)
-      : this.#stmt(`SELECT * FROM jobs WHERE state <> 'completed' ORDER BY queued_at_ms`).all();
+      ? this.#stmt(`SELECT * FROM jobs WHERE state <> 'completed' AND state <> 'gone' AND pool = ? ORDER BY queued_at_ms`).all(pool)
+      : this.#stmt(`SELECT * FROM jobs WHERE state <> 'completed' AND state <> 'gone' ORDER BY queued_at_ms`).all();
     return (rows as Row[]).map(toJob);
   }
 
   /** Jobs filtered by state and pool, newest first, paged. */
   listJobs(filter: { states?: JobState[]; pool?: string; limit?: number; offset?: number } = {}): JobRecord[] {
     const { where, params } = buildWhere({ state: filter.states, pool: filter.pool ? [filter.pool] : undefined });
-    const rows = this.#db
-      .prepare(`SELECT * FROM jobs ${where} ORDER BY queued_at_ms DESC, id DESC LIMIT ? OFFSET ?`)
+    const rows = this.#stmt(`SELECT * FROM jobs ${where} ORDER BY queued_at_ms DESC, id DESC LIMIT ? OFFSET ?`)
       .all(...params, filter.limit ?? 100, filter.offset ?? 0) as Row[];
     return rows.map(toJob);
+  }
+
+  /**
+   * Persists a job's refresh schedule before the refresh's GitHub call, so a job GitHub keeps
+   * queued is re-read with a growing delay across reconciles and restarts, never on every pass.
+   */
+  scheduleJobRefresh(id: number, attempts: number, nextRefreshAtMs: number): void {
+    this.#stmt('UPDATE jobs SET refresh_attempts = ?, next_refresh_at_ms = ? WHERE id = ?').run(attempts, nextRefreshAtMs, id);
+  }
+
+  /**
+   * Records which pool can serve an open job and, when none can, why (`unservableReason`); an
+   * unservable job is never demand. Logs a job event when the verdict changes; false when it did not.
+   */
+  setJobMatch(id: number, pool: string | null, unservableReason: string | null, actor: string): boolean {
+    return this.transaction(() => {
+      const current = this.getJob(id);
+      if (!current || (current.pool === pool && (current.unservableReason ?? null) === unservableReason)) return false;
+      this.#stmt('UPDATE jobs SET pool = ?, unservable_reason = ? WHERE id = ?').run(pool, unservableReason, id);
+      const verdict = unservableReason === null ? 'servable' : 'unservable';
+      if ((current.unservableReason ?? null) !== unservableReason) {
+        this.#appendTransition('job', String(id), null, verdict, actor, unservableReason ?? (pool ? `pool ${pool}` : null), this.#clock.now());
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Retires open jobs GitHub no longer knows (404: the run or the repository is gone, or the
+   * token lost access): state `gone`, so they are never demand nor asked about again. Returns the
+   * jobs retired.
+   */
+  retireJobs(ids: readonly number[], reason: string, actor: string): JobRecord[] {
+    return this.transaction(() => {
+      const now = this.#clock.now();
+      const retired: JobRecord[] = [];
+      for (const id of ids) {
+        const current = this.getJob(id);
+        if (!current || current.state === 'completed' || current.state === 'gone') continue;
+        this.#stmt("UPDATE jobs SET state = 'gone', updated_at_ms = ?, next_refresh_at_ms = NULL WHERE id = ?").run(now, id);
+        this.#appendTransition('job', String(id), current.state, 'gone', actor, reason, now);
+        retired.push(this.getJob(id)!);
+      }
+      return retired;
+    });
+  }
+
+  /** Open jobs no pool can serve, newest first (status, API, dashboard). */
+  listUnservableJobs(limit = 100): JobRecord[] {
+    const rows = this.#stmt(
+      `SELECT * FROM jobs WHERE unservable_reason IS NOT NULL AND state <> 'completed' AND state <> 'gone' ORDER BY queued_at_ms DESC, id DESC LIMIT ?`,
+    ).all(limit) as Row[];
+    return rows.map(toJob);
+  }
+
+  /** Open unservable jobs per pool (pool null: no pool has their labels). */
+  countUnservableJobs(): StateCount[] {
+    const rows = this.#stmt(
+      `SELECT pool, 'unservable' AS state, COUNT(*) AS n FROM jobs WHERE unservable_reason IS NOT NULL AND state <> 'completed' AND state <> 'gone' GROUP BY pool`,
+    ).all() as Row[];
+    return rows.map(toStateCount);
+  }
+
+  /**
+   * Re-creates a runner row found again from its compute and registration (`jitpool store
+   * rebuild`, orphan adoption) in the state they show, logged as one transition from nothing.
+   */
+  insertFoundRunner(
+    runner: Pick<RunnerRecord, 'id' | 'name' | 'pool' | 'state' | 'labels' | 'githubRunnerId' | 'computeId'> & { createdAtMs?: number },
+    actor: string,
+    reason: string,
+  ): RunnerRecord {
+    const now = this.#clock.now();
+    return this.transaction(() => {
+      this.#stmt(
+        `INSERT INTO runners (id, name, pool, state, labels, github_runner_id, compute_id, created_at_ms, updated_at_ms, state_since_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(runner.id, runner.name, runner.pool, runner.state, JSON.stringify(runner.labels), runner.githubRunnerId, runner.computeId, runner.createdAtMs ?? now, now, now);
+      this.#appendTransition('runner', runner.id, null, runner.state, actor, reason, now);
+      return this.getRunner(runner.id);
+    });
   }
 
   // ---- webhook deliveries ----------------------------------------------------------------
@@ -404,10 +537,19 @@ export class Store {
   #stmt(sql: string): StatementSync {
     let statement = this.#statements.get(sql);
     if (!statement) {
-      statement = this.#db.prepare(sql);
+      try {
+        statement = watchStatement(this.#db.prepare(sql), (err) => this.#noteError(err));
+      } catch (err) {
+        this.#noteError(err);
+        throw err;
+      }
       this.#statements.set(sql, statement);
     }
     return statement;
+  }
+
+  #noteError(err: unknown): void {
+    this.#health.note(err, this.#clock.now());
   }
 }
 

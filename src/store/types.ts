@@ -68,6 +68,12 @@ export interface JobRecord {
   startedAtMs: number | null;
   completedAtMs: number | null;
   updatedAtMs: number;
+  /** Times jitpool re-read the job from GitHub while it stayed queued (the refresh backoff). @default 0 */
+  refreshAttempts?: number;
+  /** When the job may next be re-read from GitHub (null: after `staleJobMs` without news). @default null */
+  nextRefreshAtMs?: number | null;
+  /** Why no runner of jitpool can take the job (runner group access, public repository, labels); null when one can. Never demand. @default null */
+  unservableReason?: string | null;
 }
 
 /** One line of the append-only transition log. */

@@ -167,7 +167,7 @@ test("the poller's and cleanup's requests conform: runs, run jobs, repository di
   await client.listWorkflowRuns('acme', 'app', 'in_progress');
   const jobs = await client.listRunJobs('acme', 'app', job.runId);
   assert.deepEqual(jobs.items.map((j) => j.id), [job.id]);
-  assert.deepEqual((await client.listScopeRepos('acme')).items, [{ owner: 'acme', repo: 'app' }]);
+  assert.deepEqual((await client.listScopeRepos('acme')).items, [{ owner: 'acme', repo: 'app', visibility: 'private' }]);
   assert.deepEqual((await client.listWorkflowPaths('acme', 'app')).items, ['.github/workflows/ci.yml']);
   assert.match((await client.getFileText('acme', 'app', '.github/workflows/ci.yml')).text ?? '', /runs-on/);
   assert.equal((await client.getFileText('acme', 'app', '.github/workflows/missing.yml')).text, null);
@@ -177,6 +177,34 @@ test("the poller's and cleanup's requests conform: runs, run jobs, repository di
   const routes = new Set(exchanges.map((exchange) => `${exchange.method} ${exchange.route}`));
   for (const route of ['GET /orgs/{org}/repos', 'GET /repos/{owner}/{repo}/actions/workflows', 'GET /repos/{owner}/{repo}/contents/{path}', 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs']) {
     assert.ok(routes.has(route), `not exercised: ${route}`);
+  }
+  assertConforms(exchanges);
+});
+
+test('runner-group access and repository reads conform: a group, its selected repositories, a repository, a deleted one (404)', { timeout: TIMEOUT_MS }, async (t) => {
+  const { sim, exchanges, client, octokit } = await startRecordedSim(t);
+  const group = sim.createRunnerGroup({ name: 'deploy', visibility: 'selected', selectedRepositories: ['acme/app'] });
+  sim.setRepository('acme', 'site', { visibility: 'public' });
+  sim.queueJob({ owner: 'acme', repo: 'app', labels: ['linux'], durationMs: 1 });
+  const read = await client.getRunnerGroup!('acme', group.id);
+  assert.deepEqual(read, { id: group.id, name: 'deploy', visibility: 'selected', allowsPublicRepositories: false, isDefault: false });
+  assert.equal((await client.getRunnerGroup!('acme', 1)).isDefault, true);
+  assert.deepEqual((await client.listRunnerGroupRepositories!('acme', group.id)).items, ['acme/app']);
+  assert.equal((await client.listRunnerGroupRepositories!('acme', group.id)).notModified, true, 'second read is a free 304');
+  await octokit.request('GET /orgs/{org}/actions/runner-groups', { org: 'acme' });
+  assert.deepEqual(await client.getRepository!('acme', 'site'), { owner: 'acme', repo: 'site', visibility: 'public' });
+  sim.deleteRepository('acme', 'app');
+  assert.equal(await client.getRepository!('acme', 'app'), null);
+  assert.equal(await statusOf(client.listWorkflowRuns('acme', 'app', 'queued')), 404);
+  const seen = new Set(exchanges.map((exchange) => `${exchange.method} ${exchange.route} ${exchange.status}`));
+  for (const expected of [
+    'GET /orgs/{org}/actions/runner-groups 200',
+    'GET /orgs/{org}/actions/runner-groups/{runner_group_id} 200',
+    'GET /orgs/{org}/actions/runner-groups/{runner_group_id}/repositories 200',
+    'GET /repos/{owner}/{repo} 200',
+    'GET /repos/{owner}/{repo} 404',
+  ]) {
+    assert.ok(seen.has(expected), `not exercised: ${expected}`);
   }
   assertConforms(exchanges);
 });

@@ -7,7 +7,7 @@ const TOKEN_KEY = 'jitpool.token';
 const MAX_FEED = 200;
 const MAX_POINTS = 300;
 
-const state = { pools: [], runners: [], jobs: [], points: new Map(), lastEventId: null };
+const state = { pools: [], runners: [], jobs: [], unservable: [], points: new Map(), lastEventId: null };
 
 /** The admin token: taken once from `?token=`, kept in sessionStorage, removed from the address bar. */
 function takeToken() {
@@ -63,6 +63,7 @@ function renderPools() {
     el('td', {}, pool.minIdle), el('td', {}, pool.max),
     el('td', {}, pool.counts.booting), el('td', {}, pool.counts.idle), el('td', {}, pool.counts.busy), el('td', {}, pool.counts.stopping),
     el('td', {}, pool.queued),
+    el('td', { class: pool.unservable > 0 ? 'state state-failed' : 'muted' }, pool.unservable ?? 0),
     el('td', { class: pool.health.degraded ? 'state state-failed' : 'state state-idle' }, pool.health.degraded ? `degraded (${pool.health.consecutiveFailures})` : 'ok'),
   )));
 }
@@ -85,8 +86,25 @@ function renderJobs() {
   const body = document.querySelector('#jobs tbody');
   body.replaceChildren(...state.jobs.map((job) => el('tr', { 'data-job-id': String(job.id), 'data-state': job.state },
     el('td', {}, job.name), el('td', { class: 'muted' }, `${job.owner}/${job.repo}`), el('td', {}, job.pool ?? '—'),
-    el('td', { class: `state state-${job.state === 'completed' ? 'removed' : job.state === 'in_progress' ? 'busy' : 'provisioning'}` }, job.conclusion ? `${job.state} (${job.conclusion})` : job.state),
+    jobStateCell(job),
     el('td', {}, job.queueWaitMs === null ? '…' : formatSeconds(job.queueWaitMs / 1000)),
+  )));
+}
+
+function jobStateCell(job) {
+  if (job.unservableReason && job.state !== 'completed' && job.state !== 'gone') {
+    return el('td', { class: 'state state-failed', title: job.unservableReason }, `unservable (${job.state})`);
+  }
+  const kind = job.state === 'completed' || job.state === 'gone' ? 'removed' : job.state === 'in_progress' ? 'busy' : 'provisioning';
+  return el('td', { class: `state state-${kind}` }, job.conclusion ? `${job.state} (${job.conclusion})` : job.state);
+}
+
+/** Jobs no pool can serve, with the reason: they are never demand, so an operator must see why. */
+function renderUnservable() {
+  document.getElementById('unservable-card').hidden = state.unservable.length === 0;
+  document.getElementById('unservable-summary').textContent = state.unservable.length > 0 ? `${state.unservable.length} shown` : '';
+  document.querySelector('#unservable tbody').replaceChildren(...state.unservable.map((job) => el('tr', { 'data-job-id': String(job.id) },
+    el('td', {}, job.name), el('td', { class: 'muted' }, `${job.owner}/${job.repo}`), el('td', {}, job.pool ?? '—'), el('td', {}, job.unservableReason),
   )));
 }
 
@@ -137,14 +155,18 @@ function addFeed(transition) {
 }
 
 async function refresh() {
-  const [pools, runners, jobs] = await Promise.all([api('/api/v1/pools'), api('/api/v1/runners?limit=60'), api('/api/v1/jobs?limit=40')]);
+  const [pools, runners, jobs, unservable] = await Promise.all([
+    api('/api/v1/pools'), api('/api/v1/runners?limit=60'), api('/api/v1/jobs?limit=40'), api('/api/v1/jobs?unservable=true&limit=20'),
+  ]);
   state.pools = pools.pools;
   state.runners = runners.runners;
   state.jobs = jobs.jobs;
+  state.unservable = unservable.jobs;
   for (const job of jobs.jobs) if (job.queueWaitMs !== null && job.startedAtMs !== null) state.points.set(job.id, { startedAtMs: job.startedAtMs, waitMs: job.queueWaitMs });
   renderPools();
   renderRunners();
   renderJobs();
+  renderUnservable();
   renderChart();
 }
 
