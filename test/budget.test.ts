@@ -84,5 +84,5 @@ test('1,000 unservable and 1,000 vanished jobs for an hour cost fewer than 200 G
   assert.equal(store.listUnservableJobs(5000).length, 1000, 'unservable jobs stay recorded, with their reason');
   assert.match(store.listUnservableJobs(1)[0]!.unservableReason ?? '', /does not allow public repositories/);
   assert.ok(calls < 200, `${calls} calls`);
-  assert.ok(controller.stats.reconciles > 240, 'reconciles kept running all along');
+  assert.ok(controller.stats.reconciles >= HOUR_MS / TICK_MS, 'a reconcile ran at every tick of the hour');
 });

@@ -29,18 +29,25 @@ describe('jitpool doctor', { timeout: 60_000 }, () => {
     await register('someone-elses', ['self-hosted', 'linux']);
     const work = join(dir, 'state', 'work');
     const old = new Date(Date.now() - 3 * 3600_000);
-    const makeDir = (name: string, marker?: Record<string, unknown>) => {
+    // The provider's record of a runner lives in its bookkeeping directory beside the work dirs
+    // (<workRoot>/.jitpool/<name>/meta.json), out of every job's reach; a marker inside a work
+    // dir proves nothing (a job could have written it).
+    const makeDir = (name: string, record?: Record<string, unknown>) => {
       mkdirSync(join(work, name), { recursive: true });
       writeFileSync(join(work, name, 'keep.txt'), 'precious');
-      if (marker) writeFileSync(join(work, name, '.jitpool.json'), JSON.stringify(marker));
+      if (record) {
+        mkdirSync(join(work, '.jitpool', name), { recursive: true, mode: 0o700 });
+        writeFileSync(join(work, '.jitpool', name, 'meta.json'), JSON.stringify({ runnerName: name, ...record }));
+      }
       utimesSync(join(work, name), old, old);
     };
     // jitpool's own leftover (its runner process long gone) ...
-    makeDir(STALE, { runnerId: '0123456789ab', runnerName: STALE, pool: 'linux', controllerId: 'doc', pid: 2 ** 22 + 7, startTicks: null, createdAtMs: 0 });
+    makeDir(STALE, { runnerId: '0123456789ab', pool: 'linux', controllerId: 'doc', pid: 2 ** 22 + 7, startTicks: null, createdAtMs: 0, sandbox: 'none', sandboxPid: null, sandboxStartTicks: null, runnerUid: null });
     // ... and directories that are not jitpool's, however old: never removed.
     makeDir('src');
     makeDir('important-data');
     makeDir('jp-linux-00000000aaaa');
+    writeFileSync(join(work, 'jp-linux-00000000aaaa', '.jitpool.json'), JSON.stringify({ controllerId: 'doc', runnerName: 'jp-linux-00000000aaaa', pid: 1 }));
     makeDir('jp-linux-00000000bbbb', { controllerId: 'another-controller', pid: 1 });
     mkdirSync(join(dir, 'outside'));
     symlinkSync(join(dir, 'outside'), join(work, 'jp-linux-00000000cccc'));
@@ -67,7 +74,7 @@ describe('jitpool doctor', { timeout: 60_000 }, () => {
     assert.equal(report.ghosts[0]!.isRemovable, false, 'first seen just now: younger than the 60 min default');
     assert.deepEqual(report.staleDirs.map((d) => d.name), [STALE]);
     assert.deepEqual(report.foreignDirs.map((d) => d.name), FOREIGN);
-    assert.match(report.foreignDirs.find((d) => d.name === 'jp-linux-00000000aaaa')!.reason, /marker/);
+    assert.match(report.foreignDirs.find((d) => d.name === 'jp-linux-00000000aaaa')!.reason, /no record of it/, 'a marker the job could forge is not proof');
     assert.match(report.foreignDirs.find((d) => d.name === 'jp-linux-00000000bbbb')!.reason, /another-controller/);
     assert.equal(report.repaired, null);
     assert.equal(sim.runners().length, 2, 'no flag: changed nothing');

@@ -17,7 +17,7 @@ export function registerDoctorCommand(program: Command): void {
     )
     .option('-c, --config <file>', 'configuration file', process.env.JITPOOL_CONFIG ?? 'jitpool.yaml')
     .option('--cleanup-offline', 'delete ghost registrations that are offline, idle and older than --min-age-mins')
-    .option('--cleanup-dirs', 'remove stale work directories older than --min-age-mins (only ones jitpool made: runner name, marker file, runner user)')
+    .option('--cleanup-dirs', 'remove stale work directories older than --min-age-mins (only ones jitpool made: a runner name, jitpool’s own record of that runner, owned by the runner user)')
     .option('--dry-run', 'show what --cleanup-offline / --cleanup-dirs would remove, and remove nothing')
     .option('--min-age-mins <n>', 'minimum age before anything is removed', (v) => nonNegativeInt(v, '--min-age-mins'), 60)
     .option('--json', 'print one JSON object')

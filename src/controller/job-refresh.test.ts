@@ -51,7 +51,8 @@ describe('planning job refreshes and demand', () => {
 
   it('unservable jobs are not demand: the idle runner is scaled down, nothing is launched', () => {
     const actions = plan(observed([job(1, { unservableReason: 'no runner group serves acme/site' })], { pools: [{ ...POOL, idleGraceMs: 0 }] }));
-    assert.deepEqual(actions.map((a) => a.kind), ['scaleDown']);
+    assert.deepEqual(actions.map((a) => a.kind), ['teardown']);
+    assert.match((actions[0] as { reason: string }).reason, /idle beyond demand \(0 queued/);
   });
 
   it('the longest overdue jobs go first, round-robin across repositories', () => {
