@@ -59,8 +59,14 @@ export async function benchOverhead(options: { burst: number; steadyPerSecond: n
 /** Queue wait and API calls per job on the demo workload (process provider, fake runners). */
 export async function benchQueueWait(options: { jobs: number; pollJobs: number }) {
   const webhook = await runDemo({ jobs: options.jobs, seed: 21, logLevel: 'error' });
+  const dropped30 = await runDemo({ jobs: options.jobs, seed: 21, logLevel: 'error', dropWebhooks: 0.3 });
   const poll10s = await runDemo({ jobs: options.pollJobs, seed: 21, logLevel: 'error', pollOnly: true, pollIntervalSeconds: 10 });
-  return { webhook, poll10s };
+  return { webhook, dropped30, poll10s };
+}
+
+/** Runners launched per job beyond one (0.09 = 9 % extra launches), from a demo report. */
+export function extraLaunchesPerJob(report: { jobs: { submitted: number }; runners: { launched: number } }): number {
+  return report.jobs.submitted === 0 ? 0 : round(Math.max(0, report.runners.launched / report.jobs.submitted - 1), 3);
 }
 
 /**

@@ -88,17 +88,23 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubApi {
     const attempt = async () => {
       const token = await options.tokens.getToken();
       requestOptions.headers.authorization = options.tokens.kind === 'app' ? `token ${token}` : `Bearer ${token}`;
-      counts.total += 1;
-      counts.byEndpoint[route] = (counts.byEndpoint[route] ?? 0) + 1;
+      // Counted when the answer arrives, so `total` and `notModified` always describe the same
+      // set of calls (a snapshot taken while a call is in flight sees neither).
+      const count = (isNotModified: boolean) => {
+        counts.total += 1;
+        counts.byEndpoint[route] = (counts.byEndpoint[route] ?? 0) + 1;
+        if (isNotModified) counts.notModified += 1;
+      };
       try {
         const response = await request(requestOptions);
+        count(false);
         noteRateLimit(response.headers as Record<string, string | undefined>);
         return response;
       } catch (err) {
         const status = (err as { status?: number }).status;
+        count(status === 304);
         const headers = (err as { response?: { headers?: Record<string, string | undefined> } }).response?.headers;
         if (headers) noteRateLimit(headers);
-        if (status === 304) counts.notModified += 1;
         throw err;
       }
     };
