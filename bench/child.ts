@@ -1,4 +1,5 @@
 import { benchScale, benchSustained } from './scenarios.ts';
+import { benchSustainedAlone } from './sustained-alone.ts';
 
 /**
  * Runs one memory-sensitive scenario in a fresh process (`node bench/child.ts scale 1000`), so
@@ -11,6 +12,9 @@ if (scenario === 'scale') {
 } else if (scenario === 'sustained') {
   const [jobsPerHour, concurrent, seconds] = args.map(Number);
   process.stdout.write(`${JSON.stringify(await benchSustained({ jobsPerHour: jobsPerHour!, concurrent: concurrent!, seconds: seconds! }))}\n`);
+} else if (scenario === 'sustained-alone') {
+  const [jobsPerHour, concurrent, seconds] = args.map(Number);
+  process.stdout.write(`${JSON.stringify(await benchSustainedAlone({ jobsPerHour: jobsPerHour!, concurrent: concurrent!, seconds: seconds! }))}\n`);
 } else {
   throw new Error(`unknown scenario ${scenario}`);
 }
