@@ -114,6 +114,7 @@ export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyM
     jobTimeoutMs: pool.jobTimeoutSeconds * 1000,
     idleGraceMs: pool.idleGraceSeconds * 1000,
     runnerVersion: pool.provider.kind === 'process' && pool.provider.runner ? pool.provider.runner.version : null,
+    intake: pool.intake.mode,
     provider:
       overrides?.get(pool.name) ??
       createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger, env, hiddenPaths }),

@@ -33,6 +33,8 @@ export interface ServiceRequest {
   body?: unknown;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** Ends this request (and its retries) early, e.g. a long poll at shutdown: `JP_GITHUB_ABORTED`. */
+  signal?: AbortSignal;
 }
 
 /** An answer: status, parsed JSON body (undefined when empty) and the exception name of an error body. */
@@ -55,14 +57,15 @@ function isRetryableStatus(status: number): boolean {
 /** Sends `request`, retrying transient failures; resolves with any HTTP answer (the caller maps statuses). */
 export async function sendServiceRequest(options: ServiceHttpOptions, request: ServiceRequest): Promise<ServiceResponse> {
   let lastError: unknown = null;
+  const abort = AbortSignal.any([...(options.signal ? [options.signal] : []), ...(request.signal ? [request.signal] : [])]);
   for (let attempt = 0; attempt <= options.retries; attempt += 1) {
-    if (attempt > 0) await sleep(backoffMs(attempt - 1, options.retryBaseMs, RETRY_CAP_MS), options.signal).catch(() => undefined);
-    if (options.signal?.aborted) throw new JitpoolError('JP_GITHUB_ABORTED', `${request.endpoint}: abandoned, jitpool is shutting down`);
+    if (attempt > 0) await sleep(backoffMs(attempt - 1, options.retryBaseMs, RETRY_CAP_MS), abort);
+    if (abort.aborted) throw new JitpoolError('JP_GITHUB_ABORTED', `${request.endpoint}: abandoned, jitpool is shutting down`);
     options.stats.total += 1;
     options.stats.byEndpoint[request.endpoint] = (options.stats.byEndpoint[request.endpoint] ?? 0) + 1;
     let response: Response;
     try {
-      const signals = [AbortSignal.timeout(request.timeoutMs ?? options.requestTimeoutMs), ...(options.signal ? [options.signal] : [])];
+      const signals = [AbortSignal.timeout(request.timeoutMs ?? options.requestTimeoutMs), abort];
       response = await fetch(request.url, {
         method: request.method,
         headers: {
@@ -75,7 +78,7 @@ export async function sendServiceRequest(options: ServiceHttpOptions, request: S
         signal: AbortSignal.any(signals),
       });
     } catch (err) {
-      if (options.signal?.aborted) throw new JitpoolError('JP_GITHUB_ABORTED', `${request.endpoint}: abandoned, jitpool is shutting down`);
+      if (abort.aborted) throw new JitpoolError('JP_GITHUB_ABORTED', `${request.endpoint}: abandoned, jitpool is shutting down`);
       lastError = err;
       options.logger.debug({ component: 'scaleset', endpoint: request.endpoint, attempt }, 'request failed; retrying');
       continue;

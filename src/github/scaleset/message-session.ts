@@ -49,8 +49,8 @@ export class MessageSession {
     return this.#session.statistics;
   }
 
-  /** The next message after `lastMessageId` (0: the oldest undeleted), or null when the poll ended with none (202). */
-  async getMessage(lastMessageId: number, maxCapacity: number): Promise<RunnerScaleSetMessage | null> {
+  /** The next message after `lastMessageId` (0: the oldest undeleted), or null when the poll ended with none (202). `signal` ends the long poll (`JP_GITHUB_ABORTED`). */
+  async getMessage(lastMessageId: number, maxCapacity: number, signal?: AbortSignal): Promise<RunnerScaleSetMessage | null> {
     return this.#withRefresh(async () => {
       const url = new URL(this.#session.messageQueueUrl);
       if (lastMessageId > 0) url.searchParams.set('lastMessageId', String(lastMessageId));
@@ -58,6 +58,7 @@ export class MessageSession {
         method: 'GET', url: url.toString(), endpoint: 'GET /broker/messages', authorization: `Bearer ${this.#session.messageQueueAccessToken}`,
         headers: { accept: 'application/json; api-version=6.0-preview', [MAX_CAPACITY_HEADER]: String(Math.max(0, Math.floor(maxCapacity))) },
         timeoutMs: LONG_POLL_TIMEOUT_MS,
+        signal,
       };
       const response = await sendServiceRequest(this.#options.http, request);
       if (response.status === 202) return null;
