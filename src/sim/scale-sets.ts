@@ -384,7 +384,8 @@ export class SimScaleSets {
   }
 
   #route(job: JobRecord): { scaleSetId: number; runnerRequestId: number } | null {
-    const set = [...this.#sets.values()].find((candidate) => this.#serves(candidate, job));
+    // Several sets may serve the job (one's labels a superset of another's): the tightest match wins, then the oldest set.
+    const set = [...this.#sets.values()].filter((candidate) => this.#serves(candidate, job)).sort((a, b) => a.labels.length - b.labels.length || a.id - b.id)[0];
     if (!set) return null;
     const runnerRequestId = this.#nextRequestId++;
     // The offer is queued once the job record carries the set (the state sets it after this returns).
