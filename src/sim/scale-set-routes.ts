@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { setTimeout as delay } from 'node:timers/promises';
 import { isJitpoolError } from '../core/index.ts';
+import type { FaultInjector } from './fault-injector.ts';
 import { bearerToken, endpointKey, scopeHtmlUrl } from './http-helpers.ts';
 import { encodeJitConfig } from './jit-config.ts';
 import type { ScaleSetLabel, ScaleSetRecord, SessionRecord, SimScaleSets } from './scale-sets.ts';
@@ -61,12 +63,18 @@ function labelsOf(raw: unknown): ScaleSetLabel[] | null {
  * JWT), the service's runner groups, scale sets, sessions, acquire, JIT configs and agents, and
  * the broker's message queue (long poll, delete).
  */
-export function registerScaleSetRoutes(app: FastifyInstance, ctx: SimContext, sets: SimScaleSets, registrationTokens: RegistrationTokens): void {
-  app.addHook('onRequest', async (request) => {
+export function registerScaleSetRoutes(app: FastifyInstance, ctx: SimContext, sets: SimScaleSets, registrationTokens: RegistrationTokens, faults?: FaultInjector): void {
+  app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith(ACTIONS_SERVICE_PREFIX) && !request.url.startsWith(BROKER_PREFIX)) return;
     sets.calls.total += 1;
     const key = endpointKey(request).replace(ACTIONS_SERVICE_PREFIX, '').replace(BROKER_PREFIX, '/broker');
     sets.calls.byEndpoint[key] = (sets.calls.byEndpoint[key] ?? 0) + 1;
+    // The REST faults (`5xx`, `429burst`, `latency`, also scoped by these endpoint keys) apply to the Actions service as well.
+    const latencyMs = faults?.latencyMs(key) ?? 0;
+    if (latencyMs > 0) await delay(latencyMs, undefined, { signal: ctx.closing }).catch(() => undefined);
+    const fault = faults?.apiFault(key);
+    if (fault?.kind === 'throttle') return sendException(reply.header('retry-after', '1'), 429, 'TooManyRequestsException', 'Too many requests (injected fault).');
+    if (fault?.kind === 'error') return sendException(reply, fault.status, 'ServiceUnavailableException', 'The Actions service is unavailable (injected fault).');
   });
 
   app.post('/actions/runner-registration', (request, reply) => {

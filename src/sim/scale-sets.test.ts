@@ -222,3 +222,13 @@ test('deleting a busy set runner through the service answers JobStillRunningExce
   assert.equal(sim.stats().busyRunnersDeleted, 0);
   assert.ok((sim.stats().actionsService.byEndpoint['DELETE /_apis/distributedtask/pools/0/agents/{agentId}'] ?? 0) >= 1);
 });
+
+test('REST faults apply to the Actions service too: an endpoint with errorRate 1 answers 5xx without effect', { timeout: TIMEOUT_MS }, async (t) => {
+  const sim = await startSimulator({ faults: { apiByEndpoint: { 'POST /_apis/runtime/runnerscalesets': { errorRate: 1 } } } });
+  t.after(() => sim.close());
+  const { serviceUrl, adminToken } = await connect(sim);
+  const answer = await call(`${serviceUrl}/_apis/runtime/runnerscalesets`, { method: 'POST', token: adminToken, body: { name: 'linux', runnerGroupId: 1, labels: [{ name: 'linux' }] } });
+  assert.ok(answer.status >= 500);
+  assert.deepEqual(sim.scaleSets(), []);
+  assert.ok(sim.stats().faults.errors >= 1);
+});

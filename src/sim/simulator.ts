@@ -97,7 +97,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   registerRunnerRoutes(app, ctx);
   registerWorkflowRoutes(app, ctx);
   registerRunnerProtocolRoutes(app, ctx);
-  registerScaleSetRoutes(app, ctx, scaleSets, ctx.registrationTokens);
+  registerScaleSetRoutes(app, ctx, scaleSets, ctx.registrationTokens, faults);
   const workflowFiles = new WorkflowFiles();
   registerDiscoveryRoutes(app, ctx, workflowFiles);
   registerRepositoryRoutes(app, ctx);

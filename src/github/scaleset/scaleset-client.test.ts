@@ -143,3 +143,13 @@ test('a set deleted on the GitHub side reads as null; errors name the endpoint, 
   assert.doesNotMatch(pollErr.message, /Bearer|eyJ/);
   await rejectsWith(client.createScaleSet({ name: 'x', runnerGroupId: 1, labels: [] }), 'JP_INPUT_INVALID');
 });
+
+test('5xx from the Actions service and the broker are retried (retryablehttp policy)', { timeout: TIMEOUT_MS }, async (t) => {
+  const { sim, client } = await setUp(t, { seed: 3, faults: { apiByEndpoint: { 'POST /_apis/runtime/runnerscalesets': { errorRate: 0.3 }, 'GET /broker/sessions/{sessionId}/messages': { errorRate: 0.3 } } } });
+  for (let i = 0; i < 4; i += 1) await client.createScaleSet({ name: `set-${i}`, runnerGroupId: 1, labels: ['linux'] });
+  const session = await client.createSession(1, 'host-1');
+  for (let i = 0; i < 4; i += 1) assert.equal(await session.getMessage(0, 1), null);
+  assert.equal(sim.scaleSets().length, 4);
+  assert.ok(sim.stats().faults.errors >= 1, 'faults were injected');
+  assert.ok((client.stats().byEndpoint['POST /_apis/runtime/runnerscalesets'] ?? 0) > 4, 'and retried');
+});
