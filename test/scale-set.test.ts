@@ -106,14 +106,25 @@ describe('intake.mode: scale-set against the simulator', { timeout: 180_000 }, (
     assert.equal(h.sim.stats().busyRunnersDeleted, 0);
   });
 
-  it('never kills a set runner that took a job while being scaled down: JobStillRunning keeps it', async (t) => {
-    const h = await startScaleSetHarness({ pool: { minIdle: 1 } });
+  it('never kills a set runner that took a job while being scaled down: JobStillRunningException keeps it busy', async (t) => {
+    // Polls answer 3 s late and GitHub's runner list is not read, so the controller still thinks the
+    // runner idle when it took the job: only the Actions service's refusal can save it.
+    const h = await startScaleSetHarness({
+      pool: { minIdle: 1 },
+      config: { poll: { enabled: false }, controller: { githubSyncIntervalSeconds: 3600 } },
+      simOptions: { scaleSets: { messagePollMs: 1000 }, faults: { apiByEndpoint: { 'GET /broker/sessions/{sessionId}/messages': { latencyMs: 3000 } } } },
+    });
     t.after(() => h.close());
-    await until(() => h.runtime.store.listLiveRunners().some((r) => r.state === 'idle'), 'a warm idle runner');
-    const job = h.sim.queueJob({ owner: 'acme', repo: 'app', labels: LABELS, durationMs: 1500 });
-    await until(() => h.sim.jobs().find((j) => j.id === job.id)?.status === 'in_progress', 'job started');
-    const left = await h.runtime.controller.drain(30_000);
-    assert.equal(left, 0);
+    await until(() => h.runtime.store.listLiveRunners().some((r) => r.state === 'idle'), 'a warm idle runner', TIMEOUT_MS);
+    const [runner] = h.runtime.store.listLiveRunners().filter((r) => r.state === 'idle');
+    const job = h.sim.queueJob({ owner: 'acme', repo: 'app', labels: LABELS, durationMs: 4000 });
+    await until(() => h.sim.jobs().find((j) => j.id === job.id)?.status === 'in_progress', 'job started', TIMEOUT_MS);
+    assert.equal(h.runtime.store.getRunner(runner!.id).state, 'idle', 'the controller has not heard of the job yet');
+    await assert.rejects(h.runtime.controller.removeRunner(runner!.id), (err: { code?: string }) => err.code === 'JP_RUNNER_BUSY');
+    assert.equal(h.runtime.store.getRunner(runner!.id).state, 'busy');
+    assert.ok((h.sim.stats().actionsService.byEndpoint['DELETE /_apis/distributedtask/pools/0/agents/{agentId}'] ?? 0) >= 1, 'asked the Actions service');
+    assert.ok(!h.deletions.some((d) => d.computeId === runner!.computeId), 'its compute was not touched');
+    await until(() => h.sim.jobs().find((j) => j.id === job.id)?.status === 'completed', 'job completed on the runner', TIMEOUT_MS);
     assert.equal(h.sim.jobs().find((j) => j.id === job.id)?.conclusion, 'success');
     assert.equal(h.sim.stats().busyRunnersDeleted, 0);
     assert.equal(h.sim.stats().busyRunnersKilled, 0);

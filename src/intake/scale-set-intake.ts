@@ -50,7 +50,19 @@ export class ScaleSetIntake {
     if (this.#stopping) return;
     this.#stopping = new AbortController();
     const signal = this.#stopping.signal;
-    this.#running = [...this.#listeners.values()].map(({ listener }) => listener.run(signal));
+    const listeners = [...this.#listeners.values()].map(({ listener }) => listener);
+    // The sets are registered one after the other, in configuration order: where several sets could
+    // serve a job, the order they were created in is the order jitpool's own routing prefers pools.
+    const registered = (async () => {
+      for (const listener of listeners) {
+        if (signal.aborted) return;
+        await listener.ensureScaleSet().catch(() => undefined); // its run loop retries and logs
+      }
+    })();
+    this.#running = listeners.map(async (listener) => {
+      await registered;
+      await listener.run(signal);
+    });
   }
 
   /** Stops the listeners and deletes their sessions. */

@@ -384,8 +384,8 @@ export class SimScaleSets {
   }
 
   #route(job: JobRecord): { scaleSetId: number; runnerRequestId: number } | null {
-    // Several sets may serve the job (one's labels a superset of another's): the tightest match wins, then the oldest set.
-    const set = [...this.#sets.values()].filter((candidate) => this.#serves(candidate, job)).sort((a, b) => a.labels.length - b.labels.length || a.id - b.id)[0];
+    // Several sets may serve the job (one's labels a superset of another's): the oldest set wins.
+    const set = [...this.#sets.values()].filter((candidate) => this.#serves(candidate, job)).sort((a, b) => a.id - b.id)[0];
     if (!set) return null;
     const runnerRequestId = this.#nextRequestId++;
     // The offer is queued once the job record carries the set (the state sets it after this returns).
