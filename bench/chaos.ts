@@ -28,11 +28,14 @@ export interface ChaosOptions {
   listLatencyMs?: number;
   /** Where the controller's logs go (kept for inspection). */
   logFile?: string;
+  /** `scale-set`: the pool is a runner scale set (no webhooks, no poller; GitHub assigns jobs to the set). @default 'webhook' */
+  intake?: 'webhook' | 'scale-set';
 }
 
 /** The chaos report (`npm run chaos -- --json` prints it). */
 export interface ChaosReport {
   provider: ChaosProvider;
+  intake: 'webhook' | 'scale-set';
   kills: number;
   listLatencyMs: number;
   /** `failed`: completed with a failure, i.e. the runner died or was killed mid-job (the fake runner always succeeds). */
@@ -45,6 +48,8 @@ export interface ChaosReport {
   recoveryMs: { median: number; samples: number };
   /** REST calls the controller made, by endpoint (the budget a bad day costs). */
   apiCalls: { total: number; byEndpoint: Record<string, number> };
+  /** Actions-service and broker calls (scale-set mode), by endpoint. */
+  actionsServiceCalls: { total: number; byEndpoint: Record<string, number> };
 }
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -83,8 +88,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   if (docker && !docker.isReachable) throw new Error(`chaos --provider docker: ${docker.reason}`);
   if (docker) await ensureFakeRunnerImage();
   const simHost = docker?.isReachable ? docker.bridgeGateway : '127.0.0.1';
-  const sim = await startSimulator({ host: simHost, offlineAfterMs: 4000, acquirePollMs: 2000, faults: listLatencyFaults(listLatencyMs) });
-  sim.setWebhookTarget({ url: `http://127.0.0.1:${port}/webhook`, secret });
+  const isScaleSet = options.intake === 'scale-set';
+  // A session a killed controller opened but had not yet remembered expires after 20 s idle (GitHub: a few minutes).
+  const sim = await startSimulator({
+    host: simHost, offlineAfterMs: 4000, acquirePollMs: 2000, faults: listLatencyFaults(listLatencyMs), scaleSets: { sessionIdleMs: 20_000, messagePollMs: 5000 },
+  });
+  if (!isScaleSet) sim.setWebhookTarget({ url: `http://127.0.0.1:${port}/webhook`, secret });
   sim.setWorkflowFile('chaos', 'app', '.github/workflows/ci.yml', 'jobs:\n  a:\n    runs-on: [self-hosted, linux]\n');
   const providerConfig = providerKind === 'docker'
     ? { kind: 'docker', image: FAKE_RUNNER_IMAGE, pullPolicy: 'never', cpus: 1, memoryMb: 256, pidsLimit: 256, killGraceSeconds: 3, network: { subnetPool: '10.219.0.0/16', prefixLength: 28 } }
@@ -92,13 +101,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const config = {
     controllerId,
     github: { apiUrl: sim.url, auth: { kind: 'pat', token: { env: ['CHAOS_TOKEN'] } } },
-    webhook: { secret: { env: ['CHAOS_SECRET'] } },
-    poll: { backstopIntervalSeconds: 2 },
+    webhook: { enabled: !isScaleSet, secret: { env: ['CHAOS_SECRET'] } },
+    poll: { enabled: !isScaleSet, backstopIntervalSeconds: 2 },
     store: { stateDir },
     api: { host: '127.0.0.1', port, auth: { token: { env: ['CHAOS_API_TOKEN'] } } },
     controller: { reconcileIntervalSeconds: 1, githubSyncIntervalSeconds: 3, ghostMinAgeSeconds: 5 },
     log: { level: 'info' },
-    pools: [{ name: 'chaos', scope: { kind: 'org', org: 'chaos' }, labels: ['self-hosted', 'linux'], max, idleGraceSeconds: 1, bootTimeoutSeconds: 30, provider: providerConfig }],
+    pools: [{ name: 'chaos', scope: { kind: 'org', org: 'chaos' }, labels: ['self-hosted', 'linux'], max, idleGraceSeconds: 1, bootTimeoutSeconds: 30, provider: providerConfig, intake: { mode: options.intake ?? 'webhook' } }],
   };
   const configFile = join(stateDir, 'jitpool.yaml');
   writeFileSync(configFile, stringify(config));
@@ -174,6 +183,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     .filter((ms): ms is number => ms !== null && ms < 15_000);
   const report: ChaosReport = {
     provider: providerKind,
+    intake: options.intake ?? 'webhook',
     kills: options.kills,
     listLatencyMs,
     jobs: {
@@ -188,6 +198,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     busyRunnersKilled: stats.busyRunnersKilled + stats.busyRunnersDeleted,
     recoveryMs: { median: round(median(recovery)), samples: recovery.length },
     apiCalls: { total: stats.calls.total, byEndpoint: stats.calls.byEndpoint },
+    actionsServiceCalls: stats.actionsService,
   };
   await closeWatcher(watcher);
   await sim.close();
@@ -233,8 +244,11 @@ if (import.meta.main) {
   const providerIndex = args.indexOf('--provider');
   const provider = providerIndex >= 0 ? args[providerIndex + 1] : 'process';
   if (provider !== 'process' && provider !== 'docker') throw new Error('--provider must be process or docker');
+  const intakeIndex = args.indexOf('--intake');
+  const intake = intakeIndex >= 0 ? args[intakeIndex + 1] : 'webhook';
+  if (intake !== 'webhook' && intake !== 'scale-set') throw new Error('--intake must be webhook or scale-set');
   const report = await runChaos({
-    kills: flag('--kills', 20), jobs: flag('--jobs', 200), seed: flag('--seed', 42), max: flag('--max', 6), provider, listLatencyMs: flag('--list-latency-ms', 0),
+    kills: flag('--kills', 20), jobs: flag('--jobs', 200), seed: flag('--seed', 42), max: flag('--max', 6), provider, listLatencyMs: flag('--list-latency-ms', 0), intake,
   });
   if (args.includes('--json')) process.stdout.write(`${JSON.stringify(report)}\n`);
   else console.log(report);

@@ -11,3 +11,14 @@ describe('chaos: kill -9 with a slow GitHub loses nothing and kills no busy runn
     assert.ok(isChaosClean(report), JSON.stringify(report));
   });
 });
+
+// The same in scale-set mode: no webhooks, no poller; a killed controller leaves its message session
+// (deleted by the next start, or expiring) and its undeleted messages are delivered again.
+describe('chaos in scale-set mode: kill -9 loses nothing and kills no busy runner', { timeout: 600_000 }, () => {
+  it('completes every job on its runner, nothing leaked, never above max', async () => {
+    const report = await runChaos({ kills: 10, jobs: 100, seed: 12, intake: 'scale-set' });
+    assert.equal(report.jobs.submitted, 100);
+    assert.ok(isChaosClean(report), JSON.stringify(report));
+    assert.ok(report.actionsServiceCalls.total > 0, 'the scale-set protocol was spoken');
+  });
+});

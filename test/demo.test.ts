@@ -49,4 +49,16 @@ describe('jitpool demo', { timeout: 240_000 }, () => {
     assert.equal(report.runners.leaked, 0);
     assertNoJobHarmed(report);
   });
+
+  it('in scale-set mode (GitHub assigns jobs to the pools\' sets; no webhooks), also under faults, every job completes', async () => {
+    const report = await runDemo({ jobs: 60, seed: 9, logLevel: 'error', intake: 'scale-set', faults: '5xx=0.1,429burst=1,latency=200ms' });
+    assert.equal(report.intake, 'scale-set');
+    assert.equal(report.jobs.completed, 60);
+    assert.equal(report.jobs.lost, 0);
+    assert.equal(report.runners.leaked, 0);
+    // Every runner was registered through its scale set (the count includes calls answered with an injected 5xx).
+    assert.ok((report.actionsServiceCalls.byEndpoint['POST /_apis/runtime/runnerscalesets/{id}/generatejitconfig'] ?? 0) >= report.runners.launched);
+    assert.equal(report.apiCalls.byEndpoint['POST /orgs/{org}/actions/runners/generate-jitconfig'], undefined, 'no runner registered through REST');
+    assertNoJobHarmed(report);
+  });
 });

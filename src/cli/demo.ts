@@ -30,6 +30,8 @@ export interface DemoOptions {
   sandbox?: SandboxKind;
   /** No webhooks at all: the poller alone finds the jobs (seed 004's design). */
   pollOnly?: boolean;
+  /** `scale-set`: every pool is a runner scale set; GitHub assigns the jobs, no webhook and no poller. @default 'webhook' */
+  intake?: DemoIntake;
   /** Poll interval in poll-only mode. @default 10 */
   pollIntervalSeconds?: number;
   /** Share of webhook deliveries the simulator drops (0–1). */
@@ -57,9 +59,14 @@ export interface DemoOptions {
 /** The providers the demo can run on. */
 export type DemoProviderKind = 'process' | 'docker';
 
+/** How the demo's pools learn about jobs. */
+export type DemoIntake = 'webhook' | 'scale-set';
+
 /** The demo's report; `--json` prints exactly this object. */
 export interface DemoReport {
   provider: DemoProviderKind;
+  /** How the pools learned about jobs. */
+  intake: DemoIntake;
   /** The process provider's sandbox (null for Docker, which isolates by itself). */
   sandbox: SandboxKind | null;
   /** The controller id the demo ran as (every container and network it made carries it). */
@@ -74,6 +81,11 @@ export interface DemoReport {
   queueWaitMs: { p50: number; p95: number; max: number };
   apiCallsPerJob: number;
   apiCalls: { total: number; notModified: number; byEndpoint: Record<string, number> };
+  /** Calls to the Actions service and its message broker (scale-set mode; 0 otherwise), as the simulator counted them. */
+  actionsServiceCallsPerJob: number;
+  actionsServiceCalls: { total: number; byEndpoint: Record<string, number> };
+  /** Runners launched per submitted job (1 is one runner per job; more means extra runners). */
+  launchesPerJob: number;
   rateLimit: { remainingMin: number };
 }
 
@@ -104,6 +116,8 @@ export interface DemoConfigOptions {
   sandbox?: SandboxKind;
   /** @default 'demo' */
   controllerId?: string;
+  /** @default 'webhook' */
+  intake?: DemoIntake;
 }
 
 /** The demo's configuration: three pools on the process (or Docker) provider, against the simulator. */
@@ -121,19 +135,22 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
           killGraceSeconds: 5,
         }
       : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5, sandbox: options.sandbox ?? 'bwrap' };
+  const isScaleSet = options.intake === 'scale-set';
+  // In scale-set mode GitHub assigns jobs to the pools' sets: no webhook endpoint, no poller.
+  const intake = { mode: options.intake ?? 'webhook' };
   return configSchema.parse({
     controllerId: options.controllerId ?? 'demo',
     github: { apiUrl, auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN'] } }, writeConcurrency: 8 },
-    webhook: { enabled: !options.pollOnly, secret: { env: ['JITPOOL_WEBHOOK_SECRET'] } },
+    webhook: { enabled: !options.pollOnly && !isScaleSet, secret: { env: ['JITPOOL_WEBHOOK_SECRET'] } },
     // The backstop polls at the production default (60 s) unless the demo loses webhooks on purpose.
-    poll: { intervalSeconds: options.pollIntervalSeconds ?? 10, backstopIntervalSeconds: options.backstopIntervalSeconds ?? 60 },
+    poll: { enabled: !isScaleSet, intervalSeconds: options.pollIntervalSeconds ?? 10, backstopIntervalSeconds: options.backstopIntervalSeconds ?? 60 },
     store: { stateDir },
     api: { host: '127.0.0.1', port: options.apiPort ?? 0 },
     controller: { reconcileIntervalSeconds: 2, githubSyncIntervalSeconds: 10, concurrency: 16 },
     pools: [
-      { name: 'linux', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'x64'], provider, minIdle: 1, max: 10, idleGraceSeconds: 2, bootTimeoutSeconds: 60 },
-      { name: 'gpu', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'x64', 'gpu'], provider, max: 4, idleGraceSeconds: 2, bootTimeoutSeconds: 60 },
-      { name: 'arm', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'arm64'], provider, max: 6, idleGraceSeconds: 2, bootTimeoutSeconds: 60 },
+      { name: 'linux', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'x64'], provider, minIdle: 1, max: 10, idleGraceSeconds: 2, bootTimeoutSeconds: 60, intake },
+      { name: 'gpu', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'x64', 'gpu'], provider, max: 4, idleGraceSeconds: 2, bootTimeoutSeconds: 60, intake },
+      { name: 'arm', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'arm64'], provider, max: 6, idleGraceSeconds: 2, bootTimeoutSeconds: 60, intake },
     ],
   });
 }
@@ -180,6 +197,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
         apiPort: serve?.port ?? 0,
         provider: providerKind,
         controllerId,
+        intake: options.intake,
       }),
       logger,
       env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: apiToken },
@@ -191,7 +209,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
     rmSync(stateDir, { recursive: true, force: true });
     throw err;
   }
-  if (!options.pollOnly) sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
+  if (!options.pollOnly && options.intake !== 'scale-set') sim.setWebhookTarget({ url: `${runtime.url}/webhook`, secret });
   serve?.onListening?.({ url: runtime.adminUrl!, token: serve.noAuth ? null : apiToken });
 
   const queuedAt = new Map<number, number>();
@@ -240,7 +258,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const runners = {
     launched, leaked: leakedCompute + leakedRegistrations, lost: runtime.store.countRunnersThatReached('lost'), busyKilled: simStats.busyRunnersKilled + simStats.busyRunnersDeleted,
   };
-  const report = { provider: providerKind, sandbox: providerKind === 'process' ? (options.sandbox ?? 'bwrap') : null, controllerId, ...summarize(jobs, waits, apiCalls, runners, simStats.rateLimit.remainingMin) };
+  const report = {
+    provider: providerKind, intake: options.intake ?? 'webhook', sandbox: providerKind === 'process' ? (options.sandbox ?? 'bwrap') : null, controllerId,
+    ...summarize(jobs, waits, apiCalls, runners, simStats.rateLimit.remainingMin),
+    actionsServiceCallsPerJob: round(jobs.length === 0 ? 0 : simStats.actionsService.total / jobs.length, 2),
+    actionsServiceCalls: simStats.actionsService,
+    launchesPerJob: round(jobs.length === 0 ? 0 : launched / jobs.length, 2),
+  };
   if (serve) {
     serve.onReport?.(report);
     await serve.until;
@@ -251,7 +275,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   return { ...report, ...(options.keepState ? { stateDir } : {}) };
 }
 
-function summarize(jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, runners: DemoReport['runners'], remainingMin: number): Omit<DemoReport, 'provider' | 'sandbox' | 'controllerId'> {
+function summarize(
+  jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, runners: DemoReport['runners'], remainingMin: number,
+): Omit<DemoReport, 'provider' | 'intake' | 'sandbox' | 'controllerId' | 'actionsServiceCallsPerJob' | 'actionsServiceCalls' | 'launchesPerJob'> {
   const completed = jobs.filter((j) => j.status === 'completed').length;
   const waitValues = [...waits.values()];
   return {
@@ -291,13 +317,14 @@ export function registerDemoCommand(program: Command): void {
     .option('--keep-state', 'keep the temporary state directory')
     .option('--log-level <level>', 'controller log level (logs go to stderr)', 'warn')
     .option('--poll-only', 'switch webhooks off: the poller alone finds queued jobs')
+    .option('--intake <mode>', 'how pools learn about jobs: webhook (webhooks + poller backstop) or scale-set (runner scale sets: GitHub assigns jobs, no webhooks)', demoIntake, 'webhook')
     .option('--poll-interval <seconds>', 'poll interval in poll-only mode', (v) => positiveInt(v, '--poll-interval'), 10)
     .option('--drop-webhooks <ratio>', 'drop this share (0-1) of webhook deliveries; the poller must find those jobs', (v) => ratio(v, '--drop-webhooks'))
     .option('--faults <spec>', 'inject simulator faults, e.g. 5xx=0.1,429burst=1,latency=200ms,drop=0.3,dup=0.1,reorder=0.2 (see docs/simulator.md)', (v) => faultSpec(v))
     .option('--serve [port]', 'keep the API and live dashboard up (loopback, default port 8080) during the workload and afterwards, until Ctrl-C')
     .option('--no-auth', 'with --serve: no admin token (loopback only)')
     .option('--no-sandbox', 'run process runners without the bubblewrap sandbox (as this user; not advised)')
-    .action(async (opts: { jobs: number; seed: number; provider: DemoProviderKind; json?: boolean; keepState?: boolean; logLevel: string; serve?: boolean | string; auth: boolean; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string; sandbox: boolean }) => {
+    .action(async (opts: { jobs: number; seed: number; provider: DemoProviderKind; intake: DemoIntake; json?: boolean; keepState?: boolean; logLevel: string; serve?: boolean | string; auth: boolean; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string; sandbox: boolean }) => {
       const tty = !opts.json && process.stdout.isTTY;
       const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
       const serve = opts.serve === undefined ? undefined : servePlan(opts.serve, !opts.auth, say, (report) => {
@@ -314,6 +341,7 @@ export function registerDemoCommand(program: Command): void {
           keepState: opts.keepState,
           logLevel: opts.logLevel,
           pollOnly: opts.pollOnly,
+          intake: opts.intake,
           pollIntervalSeconds: opts.pollInterval,
           dropWebhooks: opts.dropWebhooks,
           faults: opts.faults,
@@ -333,6 +361,11 @@ export function registerDemoCommand(program: Command): void {
       }
       process.exitCode = report.jobs.lost === 0 && report.jobs.failed === 0 && report.runners.leaked === 0 && report.runners.busyKilled === 0 ? 0 : 1;
     });
+}
+
+function demoIntake(value: string): DemoIntake {
+  if (value === 'webhook' || value === 'scale-set') return value;
+  throw new InvalidArgumentError(`--intake must be webhook or scale-set, got ${JSON.stringify(value)}`);
 }
 
 function demoProvider(value: string): DemoProviderKind {
@@ -380,11 +413,12 @@ function printReport(report: DemoReport, json: boolean): void {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
-  console.log(`provider  ${report.provider}${report.sandbox ? ` (sandbox: ${report.sandbox})` : ''}`);
+  console.log(`provider  ${report.provider}${report.sandbox ? ` (sandbox: ${report.sandbox})` : ''}, intake ${report.intake}`);
   console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed} (succeeded ${report.jobs.succeeded}, failed ${report.jobs.failed}), lost ${report.jobs.lost}`);
-  console.log(`runners   launched ${report.runners.launched}, leaked ${report.runners.leaked}, ended lost ${report.runners.lost}, killed while busy ${report.runners.busyKilled}`);
+  console.log(`runners   launched ${report.runners.launched} (${report.launchesPerJob} per job), leaked ${report.runners.leaked}, ended lost ${report.runners.lost}, killed while busy ${report.runners.busyKilled}`);
   console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);
   console.log(`API       ${report.apiCallsPerJob} REST calls per job (${report.apiCalls.total} in all, ${report.apiCalls.notModified} answered 304), rate limit left at least ${report.rateLimit.remainingMin}`);
+  if (report.intake === 'scale-set') console.log(`Actions   ${report.actionsServiceCallsPerJob} Actions-service calls per job (${report.actionsServiceCalls.total} in all: sessions, long polls, deletes, acquires, JIT configs)`);
 }
 
 /** Parses a positive integer option or throws a clear error naming the flag. */

@@ -1,12 +1,13 @@
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ApiMetrics, MIN_TOKEN_LENGTH, Readiness, createApiServer, type ApiAuth, type ApiContext, type ApiSurface } from '../api/index.ts';
 import { resolveSecret, readPrivateKey, sensitivePathsOf, type Config } from '../config/index.ts';
 import { Controller, type PoolRuntime } from '../controller/index.ts';
-import { JitpoolError, isJitpoolError, systemClock, type Clock, type Logger } from '../core/index.ts';
-import { appInstallationToken, createGitHubClient, staticToken, type GitHubApi, type TokenProvider } from '../github/index.ts';
+import { JitpoolError, controllerLabel, isJitpoolError, systemClock, type Clock, type Logger } from '../core/index.ts';
+import { appInstallationToken, createGitHubClient, createScaleSetClient, staticToken, type GitHubApi, type ScaleSetClient, type TokenProvider } from '../github/index.ts';
 import { Guard, RouteAuditor } from '../guard/index.ts';
-import { AccessMonitor, Poller, RunnerAccess, WebhookIntake } from '../intake/index.ts';
+import { AccessMonitor, Poller, RunnerAccess, ScaleSetIntake, WebhookIntake, fileScaleSetMemory } from '../intake/index.ts';
 import { createProvider, type Provider } from '../providers/index.ts';
 import { LeaseKeeper, RetentionTimer, Store, forgetSecretsOfRemovedRunners, securePrivateDir } from '../store/index.ts';
 
@@ -52,6 +53,8 @@ export interface Runtime {
   controller: Controller;
   /** The poller backstop (null when polling is disabled). */
   poller: Poller | null;
+  /** The listeners of the pools in `intake.mode: scale-set` (null when there are none). */
+  scaleSets: ScaleSetIntake | null;
   /** The routing guard (its periodic checks run only when `guard.enabled`). */
   guard: Guard;
   /** The route audit (null when `guard.routeAudit` is off). */
@@ -114,6 +117,7 @@ export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyM
     jobTimeoutMs: pool.jobTimeoutSeconds * 1000,
     idleGraceMs: pool.idleGraceSeconds * 1000,
     runnerVersion: pool.provider.kind === 'process' && pool.provider.runner ? pool.provider.runner.version : null,
+    intake: pool.intake.mode,
     provider:
       overrides?.get(pool.name) ??
       createProvider(pool.provider, { controllerId: config.controllerId, stateDir: resolve(config.store.stateDir), pool: pool.name, logger, env, hiddenPaths }),
@@ -129,6 +133,39 @@ export function githubClientOf(config: Config, logger: Logger, env: NodeJS.Proce
     writeConcurrency: config.github.writeConcurrency,
     writeMinIntervalMs: config.github.writeMinIntervalMs,
     signal,
+  });
+}
+
+/**
+ * The scale-set intake of the pools in `intake.mode: scale-set` (null when there are none): one
+ * Actions-service client per scope, authenticated through `github` (PAT or App), and the session
+ * ids remembered in `<stateDir>/scale-sets.json`.
+ */
+function scaleSetIntakeOf(config: Config, github: GitHubApi, store: Store, logger: Logger, clock: Clock, onChange: () => void): ScaleSetIntake | null {
+  const pools = config.pools.filter((pool) => pool.intake.mode === 'scale-set');
+  if (pools.length === 0) return null;
+  const clients = new Map<string, ScaleSetClient>();
+  const clientOf = (scope: Config['pools'][number]['scope']): ScaleSetClient => {
+    const key = JSON.stringify(scope);
+    let client = clients.get(key);
+    if (!client) {
+      client = createScaleSetClient({ apiUrl: config.github.apiUrl, scope, github, logger, clock });
+      clients.set(key, client);
+    }
+    return client;
+  };
+  return new ScaleSetIntake({
+    pools: pools.map((pool) => ({
+      // The controller's label on the set too: its runners stay findable as jitpool's (truth 5); a job needs only a subset.
+      name: pool.name, scaleSetName: pool.intake.scaleSetName ?? `jp-${pool.name}`, runnerGroupId: pool.runnerGroupId,
+      labels: [...pool.labels, controllerLabel(config.controllerId)], max: pool.max, client: clientOf(pool.scope),
+    })),
+    store,
+    memory: fileScaleSetMemory(join(resolve(config.store.stateDir), 'scale-sets.json')),
+    ownerName: `${hostname()}-${config.controllerId}`,
+    logger,
+    clock,
+    onChange,
   });
 }
 
@@ -174,7 +211,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
   }
   const stopForgetting = forgetSecretsOfRemovedRunners(store);
-  const access = new RunnerAccess({ github, pools, logger, clock });
+  const scaleSets = scaleSetIntakeOf(config, github, store, logger, clock, () => controller.kick('scale set'));
+  for (const pool of pools) if (pool.intake === 'scale-set' && scaleSets) pool.registrar = scaleSets.registrar(pool.name);
+  // Scale-set pools get their jobs from GitHub's assignment to the set, never by label matching.
+  const labelPools = pools.filter((pool) => pool.intake !== 'scale-set');
+  const access = new RunnerAccess({ github, pools: labelPools, logger, clock });
   const controller = new Controller({
     controllerId: config.controllerId,
     store,
@@ -187,6 +228,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     concurrency: config.controller.concurrency,
     ghostMinAgeMs: config.controller.ghostMinAgeSeconds * 1000,
     onReconcile: (result) => metrics.observeReconcile(result),
+    scaleSetDemand: scaleSets ? () => scaleSets.demand() : undefined,
   });
   const metrics = new ApiMetrics({ store, github, githubSync: () => controller.githubSync });
   const readiness = new Readiness({ store, providers, isWebhookEnabled: config.webhook.enabled, clock });
@@ -197,7 +239,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     ? new Poller({
         github,
         store,
-        pools,
+        pools: labelPools,
         logger,
         clock,
         intervalMs: (config.webhook.enabled ? config.poll.backstopIntervalSeconds : config.poll.intervalSeconds) * 1000,
@@ -226,7 +268,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         ? new WebhookIntake({
             secret: resolveSecret(config.webhook.secret, 'webhook secret (webhook.secret)', env),
             store,
-            pools,
+            pools: labelPools,
             access,
             logger,
             onChange: () => controller.kick('webhook'),
@@ -276,6 +318,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   lease?.setAdminUrl(adminUrl);
   if (!options.noLoop) {
     controller.start();
+    scaleSets?.start();
     poller?.start();
     accessMonitor.start();
     retention.start();
@@ -290,6 +333,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     github,
     controller,
     poller,
+    scaleSets,
     guard,
     auditor,
     providers,
@@ -306,7 +350,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // No launch from now on (synchronous, before any wait), then end every GitHub wait.
       const stoppingLoop = controller.stop(timeoutMs);
       shutdown.abort();
-      await Promise.all([poller?.stop(), guard.stop(), accessMonitor.stop(), retention.stop(), stoppingLoop]);
+      // The scale-set listeners delete their sessions, so the next start does not conflict.
+      await Promise.all([poller?.stop(), scaleSets?.stop(), guard.stop(), accessMonitor.stop(), retention.stop(), stoppingLoop]);
       const left = store.listLiveRunners();
       if (left.length > 0) {
         logger.info(

@@ -219,6 +219,21 @@ const providerSchema = z.discriminatedUnion('kind', [processProvider, dockerProv
 const repoScope = z.object({ kind: z.literal('repo'), owner, repo }).strict();
 const orgScope = z.object({ kind: z.literal('org'), org: owner }).strict();
 
+/** How a pool learns about jobs (docs/scale-set.md). */
+const poolIntakeSchema = z
+  .object({
+    /**
+     * `webhook`: `workflow_job` webhooks with the poller as backstop (or polling alone), jobs matched
+     * by labels. `scale-set`: GitHub's runner scale set protocol, as actions-runner-controller's
+     * listener speaks it — jitpool registers a scale set with the pool's runner group and labels,
+     * long-polls its message session and GitHub assigns jobs to the set; no webhook endpoint needed. @default webhook
+     */
+    mode: z.enum(['webhook', 'scale-set']).default('webhook'),
+    /** The scale set's name (unique in its runner group). @default jp-<pool> */
+    scaleSetName: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, { message: 'letters, digits, . _ - (max 100 chars)' }).optional(),
+  })
+  .strict();
+
 const poolSchema = z
   .object({
     /** Pool name: lowercase letters, digits, dashes; part of runner names (`jp-<pool>-<id>`). */
@@ -241,6 +256,8 @@ const poolSchema = z
     jobTimeoutSeconds: seconds.default(7200),
     /** An idle runner beyond demand is kept this long before scale-down (absorbs bursts). @default 30 */
     idleGraceSeconds: z.number().int().min(0).default(30),
+    /** How the pool learns about jobs: webhooks + polling, or a runner scale set. @default { mode: webhook } */
+    intake: poolIntakeSchema.default({ mode: 'webhook' }),
   })
   .strict()
   .refine((pool) => pool.minIdle <= pool.max, { message: 'minIdle must not exceed max', path: ['minIdle'] });

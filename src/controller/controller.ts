@@ -26,6 +26,8 @@ export interface ControllerOptions {
   ghostMinAgeMs?: number;
   /** Called after every reconcile (metrics). */
   onReconcile?: (result: ReconcileResult) => void;
+  /** Scale-set pools' `totalAssignedJobs` from their sessions' last statistics (the scale-set intake). */
+  scaleSetDemand?: () => Readonly<Record<string, number>>;
 }
 
 type LaunchWaiter = { resolve: (runner: RunnerRecord) => void; reject: (err: Error) => void };
@@ -240,6 +242,7 @@ export class Controller {
       draining: this.#draining,
       ghostMinAgeMs: this.#options.ghostMinAgeMs ?? 10 * 60_000,
       extraDemand: Object.fromEntries([...this.#launchWaiters].map(([pool, waiters]) => [pool, waiters.length])),
+      assignedJobs: this.#options.scaleSetDemand?.(),
     };
   }
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { JitpoolError, backoffMs, controllerLabel, describeError, isJitpoolError, runnerName, shortId, type Clock, type Logger } from '../core/index.ts';
-import type { GitHubApi, GitHubScope } from '../github/index.ts';
+import type { GitHubApi, GitHubScope, JitConfig, JitConfigRequest } from '../github/index.ts';
 import type { Provider } from '../providers/index.ts';
 import type { RunnerRecord, Store } from '../store/index.ts';
 import { refreshJob } from './job-refresh.ts';
@@ -8,11 +8,26 @@ import { Limiter } from './limiter.ts';
 import type { Action, PoolHealth, PoolPlanSpec, TeardownAction } from './plan.ts';
 import { adoptCompute, removeOrphanCompute, teardown, type TeardownContext } from './teardown.ts';
 
+/**
+ * Registers and deregisters a pool's runners somewhere else than the REST JIT endpoint: a runner
+ * scale set's JIT config endpoint and the Actions service's agents (scale-set pools).
+ */
+export interface PoolRegistrar {
+  /** Registers a runner and returns its one-time config (a secret). */
+  generateJitConfig(request: JitConfigRequest): Promise<JitConfig>;
+  /** The registration of this name, or null. */
+  getRunnerByName(name: string): Promise<{ id: number } | null>;
+  /** Deletes a registration; throws `JP_GITHUB_RUNNER_BUSY` while it runs a job (the runner is kept). */
+  deleteRunner(runnerId: number): Promise<'deleted' | 'not-found'>;
+}
+
 /** A pool as the executor needs it: the plan spec plus where and how its runners are made. */
 export interface PoolRuntime extends PoolPlanSpec {
   scope: GitHubScope;
   runnerGroupId: number;
   provider: Provider;
+  /** Where its runners are registered when not through the REST JIT endpoint (scale-set pools). @default undefined */
+  registrar?: PoolRegistrar;
 }
 
 /** Options of {@link Executor}. */
@@ -184,7 +199,8 @@ export class Executor {
     const log = logger.child({ component: 'executor', pool: pool.name, runnerId: runner.id, runnerName: runner.name });
     let jit;
     try {
-      jit = await github.generateJitConfig(pool.scope, { name: runner.name, runnerGroupId: pool.runnerGroupId, labels: runner.labels, workFolder: '_work' });
+      const request = { name: runner.name, runnerGroupId: pool.runnerGroupId, labels: runner.labels, workFolder: '_work' };
+      jit = await (pool.registrar ? pool.registrar.generateJitConfig(request) : github.generateJitConfig(pool.scope, request));
     } catch (err) {
       log.error({ err: describeError(err) }, 'could not register runner');
       // The request may have registered the runner before failing (a timeout): the teardown looks it up by name.

@@ -1,5 +1,5 @@
 export { plan, type Action, type Observed, type PoolPlanSpec, type PoolHealth, type ObservedRegistration, type RegistrationSnapshot, type TeardownAction } from './plan.ts';
-export { Executor, DEGRADED_AFTER_FAILURES, type PoolRuntime, type ExecutorOptions } from './executor.ts';
+export { Executor, DEGRADED_AFTER_FAILURES, type PoolRuntime, type PoolRegistrar, type ExecutorOptions } from './executor.ts';
 export { Controller, type ControllerOptions, type ReconcileResult } from './controller.ts';
 export { RegistrationSync, type GitHubSyncStatus, type RegistrationSyncOptions } from './registration-sync.ts';
 export { adoptCompute, removeOrphanCompute, teardown, type TeardownContext } from './teardown.ts';

@@ -15,6 +15,8 @@ export interface PoolPlanSpec extends PoolMatchSpec {
   idleGraceMs: number;
   /** The runner version the pool launches, when jitpool knows it (the pinned runner package). */
   runnerVersion?: string | null;
+  /** `scale-set`: demand is the set's `totalAssignedJobs` ({@link Observed.assignedJobs}), not queued job rows. @default webhook */
+  intake?: 'webhook' | 'scale-set';
 }
 
 /** Launch health of a pool: consecutive failures and the backoff they caused. */
@@ -74,6 +76,13 @@ export interface Observed {
    * one pass, so it never turns into standing demand.
    */
   extraDemand?: Readonly<Record<string, number>>;
+  /**
+   * Scale-set pools: the set's `totalAssignedJobs` from its last statistics (jobs GitHub assigned
+   * to the set and not yet finished, running ones included). Desired runners are then
+   * min(minIdle + totalAssignedJobs, max), as actions-runner-controller's listener computes them.
+   * A scale-set pool without statistics yet has no demand beyond minIdle.
+   */
+  assignedJobs?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -223,10 +232,13 @@ function planPool(pool: PoolPlanSpec, observed: Observed, planned: readonly Acti
   const runners = observed.runners.filter((runner) => runner.pool === pool.name);
   const leaving = new Set(planned.filter((a) => a.kind === 'teardown').map((a) => a.runnerId));
   // A job no runner of the pool may take (its runner group refuses the repository) is never demand.
-  const queued = observed.openJobs.filter((job) => job.pool === pool.name && job.state === 'queued' && !job.unservableReason);
+  const queued = pool.intake === 'scale-set' ? [] : observed.openJobs.filter((job) => job.pool === pool.name && job.state === 'queued' && !job.unservableReason);
   const supply = runners.filter((runner) => SUPPLY.includes(runner.state) && !leaving.has(runner.id));
   const occupying = runners.filter((runner) => OCCUPYING.includes(runner.state)).length;
-  const want = observed.draining ? 0 : queued.length + pool.minIdle;
+  // A scale set's assigned jobs include the running ones: those not yet on a busy runner are the demand.
+  const busy = runners.filter((runner) => runner.state === 'busy' && !leaving.has(runner.id)).length;
+  const waiting = pool.intake === 'scale-set' ? Math.max(0, (observed.assignedJobs?.[pool.name] ?? 0) - busy) : queued.length;
+  const want = observed.draining ? 0 : waiting + pool.minIdle;
   const health = observed.health[pool.name];
   const inBackoff = health !== undefined && health.backoffUntilMs > observed.nowMs;
   const idleGraceMs = observed.draining ? 0 : pool.idleGraceMs;
@@ -236,7 +248,7 @@ function planPool(pool: PoolPlanSpec, observed: Observed, planned: readonly Acti
   // An operator's launch comes on top of demand, never past `max`, and not while draining or backing off.
   const manualLaunches = observed.draining || inBackoff ? 0 : Math.min(observed.extraDemand?.[pool.name] ?? 0, capacity - demandLaunches);
   for (let i = 0; i < demandLaunches; i += 1) {
-    actions.push({ kind: 'launch', pool: pool.name, reason: `${queued.length} queued, ${supply.length} available, minIdle ${pool.minIdle}` });
+    actions.push({ kind: 'launch', pool: pool.name, reason: `${waiting} ${pool.intake === 'scale-set' ? 'assigned to the scale set' : 'queued'}, ${supply.length} available, minIdle ${pool.minIdle}` });
   }
   for (let i = 0; i < manualLaunches; i += 1) actions.push({ kind: 'launch', pool: pool.name, reason: 'launched by an operator', manual: true });
   if (demandLaunches === 0 && manualLaunches === 0 && supply.length > want) {
@@ -245,7 +257,7 @@ function planPool(pool: PoolPlanSpec, observed: Observed, planned: readonly Acti
       .sort((a, b) => a.stateSinceMs - b.stateSinceMs);
     for (const runner of idle.slice(0, supply.length - want)) {
       actions.push({
-        kind: 'teardown', runnerId: runner.id, version: runner.version, outcome: 'removed', reason: `idle beyond demand (${queued.length} queued, minIdle ${pool.minIdle})`,
+        kind: 'teardown', runnerId: runner.id, version: runner.version, outcome: 'removed', reason: `idle beyond demand (${waiting} ${pool.intake === 'scale-set' ? 'assigned' : 'queued'}, minIdle ${pool.minIdle})`,
         force: false, exitCode: null, launchFailure: false,
       });
     }

@@ -2,6 +2,7 @@ import { JitpoolError, controllerLabel, isJitpoolError, redactOutput, type Logge
 import type { GitHubApi, GitHubRunner, GitHubScope } from '../github/index.ts';
 import type { ComputeInfo, Provider } from '../providers/index.ts';
 import type { RunnerRecord, RunnerState, Store } from '../store/index.ts';
+import type { PoolRegistrar } from './executor.ts';
 import type { Action, TeardownAction } from './plan.ts';
 
 /** What the teardown rule needs: the store, GitHub, the pools' providers, and the pool-health hooks of the executor. */
@@ -9,7 +10,7 @@ export interface TeardownContext {
   controllerId: string;
   store: Store;
   github: GitHubApi;
-  pools: ReadonlyMap<string, { name: string; scope: GitHubScope; labels: readonly string[]; provider: Provider }>;
+  pools: ReadonlyMap<string, { name: string; scope: GitHubScope; labels: readonly string[]; provider: Provider; registrar?: PoolRegistrar }>;
   logger: Logger;
   /** A launch of `pool` failed (counted towards its backoff). */
   onLaunchFailure(pool: string, reason: string): void;
@@ -56,7 +57,7 @@ export async function teardown(context: TeardownContext, action: TeardownAction)
   const isFinishedAndExited = !computeRuns && (action.outcome === 'finished' || runner.state === 'finished');
   let isRegistrationPending = false;
   if (pool && !isFinishedAndExited) {
-    const result = await deregister(context, runner, pool.scope);
+    const result = await deregister(context, runner, pool);
     if (result === 'busy') {
       if (computeRuns && !runner.teardown?.isForced && !action.force) {
         if (runner.state === 'stopping') {
@@ -104,16 +105,19 @@ function lastErrorOf(runner: RunnerRecord, action: TeardownAction): string | nul
  * Deletes the runner's registration: by its recorded id, or found by name (a launch interrupted
  * before its id was written, an adopt whose look-up missed). `gone` when none exists (any more).
  */
-async function deregister(context: TeardownContext, runner: RunnerRecord, scope: GitHubScope): Promise<'gone' | 'busy'> {
+async function deregister(context: TeardownContext, runner: RunnerRecord, pool: { scope: GitHubScope; registrar?: PoolRegistrar }): Promise<'gone' | 'busy'> {
+  const { scope, registrar } = pool;
   let githubRunnerId = runner.githubRunnerId;
   if (githubRunnerId === null) {
-    const found = await context.github.getRunnerByName(scope, runner.name);
+    const found = registrar ? await registrar.getRunnerByName(runner.name) : await context.github.getRunnerByName(scope, runner.name);
     if (!found) return 'gone';
     githubRunnerId = found.id;
     context.store.updateRunner(runner.id, { githubRunnerId }, ACTOR, 'registration found by name');
   }
   try {
-    await context.github.deleteRunner(scope, githubRunnerId);
+    // A scale-set runner is removed through the Actions service, which answers JobStillRunningException while it is busy.
+    if (registrar) await registrar.deleteRunner(githubRunnerId);
+    else await context.github.deleteRunner(scope, githubRunnerId);
     return 'gone';
   } catch (err) {
     if (isJitpoolError(err, 'JP_GITHUB_RUNNER_BUSY')) return 'busy';

@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   JP_GITHUB_UNAVAILABLE: { retryable: true },
   JP_GITHUB_REQUEST: { retryable: false },
   JP_GITHUB_ABORTED: { retryable: true },
+  /** Another listener holds the runner scale set's message session (409 `RunnerScaleSetSessionConflictException`). */
+  JP_SCALESET_SESSION_CONFLICT: { retryable: true },
   JP_PROVIDER_CREATE: { retryable: true },
   JP_PROVIDER_DELETE: { retryable: true },
   JP_PROVIDER_UNAVAILABLE: { retryable: true },

@@ -102,7 +102,8 @@ export function registerApiGate(app: FastifyInstance, options: ApiGateOptions): 
     if (latencyMs > 0) await delay(latencyMs, undefined, { signal: options.closing }).catch(() => undefined);
     reply.header('x-github-request-id', randomUUID().toUpperCase());
     reply.header('x-github-api-version-selected', '2022-11-28');
-    if (isAppJwtRoute(request.url)) return;
+    // The App routes verify their JWT, `runner-registration` its RemoteAuth registration token.
+    if (isAppJwtRoute(request.url) || request.url.split('?')[0] === '/actions/runner-registration') return;
     const token = bearerToken(request);
     if (token === null) {
       refused.add(request);

@@ -15,6 +15,7 @@ export type { ApiFaults, FaultSpec, RunnerFaults, WebhookFaults } from './fault-
 export type { FaultCounts } from './fault-injector.ts';
 export type { RunnerGroupSpec, SimRunnerGroup } from './runner-groups.ts';
 export { runnerNamePrefix } from './runner-tally.ts';
+export type { ScaleSetStatistics, ScaleSetTimings } from './scale-sets.ts';
 export type {
   QueueJobSpec,
   SimExchange,
@@ -25,6 +26,7 @@ export type {
   SimAppOptions,
   SimRunContext,
   SimRunner,
+  SimScaleSet,
   SimScope,
   SimStats,
   Simulator,

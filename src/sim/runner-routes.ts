@@ -62,9 +62,13 @@ export function registerRunnerRoutes(app: FastifyInstance, ctx: SimContext): voi
   for (const prefix of SCOPE_PREFIXES) {
     app.post(`${prefix}/actions/runners/generate-jitconfig`, (request, reply) => generateJitConfig(ctx, request, reply));
 
-    app.post(`${prefix}/actions/runners/registration-token`, (_request, reply) =>
-      reply.code(201).send({ token: registrationToken(), expires_at: new Date(Date.now() + 3_600_000).toISOString() }),
-    );
+    app.post(`${prefix}/actions/runners/registration-token`, (request, reply) => {
+      const token = registrationToken();
+      const expiresAtMs = Date.now() + 3_600_000;
+      // Remembered: `POST /actions/runner-registration` (the scale-set client's auth) takes it as RemoteAuth.
+      ctx.registrationTokens.set(token, { scope: scopeFromParams(request.params), expiresAtMs });
+      return reply.code(201).send({ token, expires_at: new Date(expiresAtMs).toISOString() });
+    });
 
     app.get(`${prefix}/actions/runners`, (request, reply) => {
       const nameFilter = (request.query as Record<string, unknown> | undefined)?.name;

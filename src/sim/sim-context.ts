@@ -1,5 +1,6 @@
 import type { Logger } from '../core/index.ts';
 import type { SimState } from './sim-state.ts';
+import type { SimScope } from './types.ts';
 
 /** What the simulator's route modules share. */
 export interface SimContext {
@@ -13,6 +14,8 @@ export interface SimContext {
   acquirePollMs: number;
   /** How often a busy runner must heartbeat (a fraction of the offline threshold). */
   heartbeatIntervalMs: number;
+  /** Registration tokens issued so far (the scale-set client exchanges them at `runner-registration`). */
+  registrationTokens: Map<string, { scope: SimScope; expiresAtMs: number }>;
   /** Aborted when the simulator closes: ends long polls. */
   closing: AbortSignal;
 }

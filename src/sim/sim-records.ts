@@ -23,6 +23,8 @@ export interface RunnerRecord {
   isJobDelivered: boolean;
   /** Injected `noboot` fault: `/online` is accepted but the runner never comes online. */
   isNoBoot: boolean;
+  /** The runner scale set it was created through (its JIT config endpoint); null for a REST JIT runner. */
+  scaleSetId: number | null;
 }
 
 /** A job as the simulator keeps it. */
@@ -47,6 +49,12 @@ export interface JobRecord {
   plannedConclusion: 'success' | 'failure';
   isDieMidJob: boolean;
   isCancelRequested: boolean;
+  /** The runner scale set GitHub assigned the job to (its labels matched); null: any matching runner. */
+  scaleSetId: number | null;
+  /** The runner request id the scale set's messages name the job by (set with `scaleSetId`). */
+  runnerRequestId: number | null;
+  /** True once the set's listener acquired it: only then may a runner of the set take it. */
+  isAcquired: boolean;
 }
 
 /** A workflow run: a container of jobs whose status is derived from theirs. */
@@ -75,6 +83,8 @@ export interface RegisterRunnerInput {
   scope: SimScope;
   groupId: number;
   labels: string[];
+  /** The scale set registering it. @default null */
+  scaleSetId?: number | null;
 }
 
 /** A stable key of a scope, case-insensitive like GitHub's names. */

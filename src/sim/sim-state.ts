@@ -26,6 +26,9 @@ export interface StateFaults {
 
 const NO_FAULTS: StateFaults = { shouldNotBoot: () => false, shouldDie: () => false };
 
+/** Hands a newly queued job to a runner scale set (GitHub's assignment by the set's labels); null: none matches. */
+export type ScaleSetRouter = (job: JobRecord) => { scaleSetId: number; runnerRequestId: number } | null;
+
 
 /**
  * The simulated GitHub Actions back end: registrations, runs, jobs, and GitHub's assignment rule.
@@ -48,11 +51,31 @@ export class SimState extends EventEmitter<SimStateEvents> {
   #nextRunnerId = 1;
   #nextJobId = 10_000_001;
   #nextRunId = 5_000_001;
+  #scaleSetRouter: ScaleSetRouter | null = null;
 
   constructor(log: Logger, faults: StateFaults = NO_FAULTS) {
     super();
     this.#log = log;
     this.#faults = faults;
+  }
+
+  /** Installs the scale sets' router: queued jobs whose labels a set serves are assigned to that set. */
+  setScaleSetRouter(router: ScaleSetRouter | null): void {
+    this.#scaleSetRouter = router;
+  }
+
+  /** The set's listener acquired the job: a runner of the set may now take it. */
+  markAcquired(job: JobRecord, nowMs = Date.now()): void {
+    if (job.isAcquired) return;
+    job.isAcquired = true;
+    this.assign(nowMs);
+  }
+
+  /** Un-assigns a job from a set that was deleted: it is queued for any matching runner again. */
+  releaseFromScaleSet(job: JobRecord): void {
+    job.scaleSetId = null;
+    job.runnerRequestId = null;
+    job.isAcquired = false;
   }
 
   /** Registers a runner (offline until it connects). Throws `JP_GITHUB_CONFLICT` on a duplicate name in the scope. */
@@ -79,6 +102,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
       waiters: new Set(),
       isJobDelivered: false,
       isNoBoot: this.#faults.shouldNotBoot(),
+      scaleSetId: input.scaleSetId ?? null,
     };
     this.#runners.set(runner.id, runner);
     this.tally.added(runner.name);
@@ -189,10 +213,14 @@ export class SimState extends EventEmitter<SimStateEvents> {
       plannedConclusion: spec.conclusion ?? 'success',
       isDieMidJob: spec.dieMidJob ?? false,
       isCancelRequested: false,
+      scaleSetId: null,
+      runnerRequestId: null,
+      isAcquired: false,
     };
     this.#jobs.set(id, job);
     run.jobIds.push(id);
     run.updatedAtMs = nowMs;
+    if (job.status === 'queued') this.#routeToScaleSet(job);
     this.#emitJob(job);
     this.assign(nowMs);
     return job;
@@ -205,6 +233,7 @@ export class SimState extends EventEmitter<SimStateEvents> {
     if (job.status !== 'waiting') throw new JitpoolError('JP_INPUT_INVALID', `approveJob: job ${id} is ${job.status}, not waiting`);
     job.status = 'queued';
     this.#touchRun(job.runId, nowMs);
+    this.#routeToScaleSet(job);
     this.#emitJob(job);
     this.assign(nowMs);
     return job;
@@ -308,7 +337,9 @@ export class SimState extends EventEmitter<SimStateEvents> {
           scopeServes(runner.scope, job.owner, job.repo) &&
           this.groups.serves(runner.groupId, job.owner, job.repo, this.repos.isPublic(job.owner, job.repo)) &&
           (job.requiredGroupId === null || runner.groupId === job.requiredGroupId) &&
-          labelsSatisfy(runner.labels, job.labels),
+          // A job assigned to a scale set goes only to that set's runners, once its listener acquired it;
+          // a set's runners take only the set's jobs (the set's labels matched, not the runner's).
+          (job.scaleSetId === null ? runner.scaleSetId === null && labelsSatisfy(runner.labels, job.labels) : runner.scaleSetId === job.scaleSetId && job.isAcquired),
       );
       if (index < 0) continue;
       const [runner] = idle.splice(index, 1);
@@ -366,6 +397,14 @@ export class SimState extends EventEmitter<SimStateEvents> {
     this.tally.removed(runner.name, runner.isBusy);
     for (const waiter of [...runner.waiters]) waiter({ kind: 'gone' });
     this.#emitRunner(runner, 'deleted');
+  }
+
+  #routeToScaleSet(job: JobRecord): void {
+    if (job.scaleSetId !== null || this.#scaleSetRouter === null) return;
+    const route = this.#scaleSetRouter(job);
+    if (route === null) return;
+    job.scaleSetId = route.scaleSetId;
+    job.runnerRequestId = route.runnerRequestId;
   }
 
   #undeliveredJob(runner: RunnerRecord): JobRecord | undefined {

@@ -9,6 +9,8 @@ import { sendError } from './http-helpers.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { registerRunnerProtocolRoutes } from './runner-protocol-routes.ts';
 import { registerRepositoryRoutes } from './repository-routes.ts';
+import { registerScaleSetRoutes } from './scale-set-routes.ts';
+import { SimScaleSets } from './scale-sets.ts';
 import { registerRunnerRoutes } from './runner-routes.ts';
 import type { SimContext } from './sim-context.ts';
 import { SimState } from './sim-state.ts';
@@ -38,6 +40,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const faults = new FaultInjector(options.seed ?? 1);
   if (options.faults) faults.set(options.faults);
   const state = new SimState(log, faults);
+  const scaleSets = new SimScaleSets(state, log, options.scaleSets);
   const webhooks = new WebhookSender(log, faults);
   const rateLimiter = new RateLimiter(options.rateLimit?.limit ?? DEFAULTS.rateLimit, options.rateLimit?.windowMs ?? DEFAULTS.rateLimitWindowMs);
   const closing = new AbortController();
@@ -52,6 +55,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     origin: () => origin,
     acquirePollMs: options.acquirePollMs ?? DEFAULTS.acquirePollMs,
     heartbeatIntervalMs: Math.max(100, Math.floor(offlineAfterMs / 4)),
+    registrationTokens: new Map(),
     closing: closing.signal,
   };
 
@@ -93,6 +97,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   registerRunnerRoutes(app, ctx);
   registerWorkflowRoutes(app, ctx);
   registerRunnerProtocolRoutes(app, ctx);
+  registerScaleSetRoutes(app, ctx, scaleSets, ctx.registrationTokens, faults);
   const workflowFiles = new WorkflowFiles();
   registerDiscoveryRoutes(app, ctx, workflowFiles);
   registerRepositoryRoutes(app, ctx);
@@ -171,7 +176,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         webhooks: webhooks.counts(),
         faults: faults.counts(),
         ...state.tally.stats(),
+        actionsService: { total: scaleSets.calls.total, byEndpoint: { ...scaleSets.calls.byEndpoint } },
       };
+    },
+    scaleSets: () => scaleSets.list().map((set) => ({
+      id: set.id, name: set.name, runnerGroupId: set.runnerGroupId, labels: set.labels.map((label) => label.name), statistics: scaleSets.statistics(set),
+      sessions: scaleSets.sessions().filter((session) => session.scaleSetId === set.id).map((session) => ({ sessionId: session.sessionId, ownerName: session.ownerName })),
+      undeletedMessages: set.messages.length, maxCapacity: set.maxCapacity,
+    })),
+    deleteScaleSet: (id) => scaleSets.delete(id),
+    expireScaleSetQueueTokens: () => scaleSets.expireQueueTokens(),
+    injectSessionConflicts: (count) => {
+      scaleSets.faults.sessionConflicts = Math.max(0, Math.floor(count));
     },
     on(event: 'job' | 'runner', listener: (...args: never[]) => void) {
       state.on(event, listener as never);
@@ -188,6 +204,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       closing.abort();
       clearInterval(sweeper);
       state.endAllPolls();
+      scaleSets.endAllPolls();
       webhooks.close();
       await app.close();
     },

@@ -3,6 +3,7 @@ import type { FaultCounts } from './fault-injector.ts';
 import type { FaultSpec } from './fault-spec.ts';
 import type { RunnerGroupSpec, SimRunnerGroup } from './runner-groups.ts';
 import type { RunnerTallyStats } from './runner-tally.ts';
+import type { ScaleSetStatistics, ScaleSetTimings } from './scale-sets.ts';
 
 /** One REST request and its answer, as {@link SimulatorOptions.onExchange} sees it. */
 export interface SimExchange {
@@ -56,6 +57,8 @@ export interface SimulatorOptions {
   faults?: FaultSpec;
   /** Called with every REST request and its answer (conformance tests record them). @default undefined */
   onExchange?: (exchange: SimExchange) => void;
+  /** Lifetimes of the scale-set service's tokens and sessions, and its long poll. @default admin and queue tokens 1 h, sessions idle 2 min, poll 50 s */
+  scaleSets?: Partial<ScaleSetTimings>;
   /** A GitHub App whose JWTs the App endpoints accept (verified with `publicKey`). @default undefined (App endpoints answer 401) */
   app?: SimAppOptions;
 }
@@ -177,6 +180,23 @@ export interface SimStats {
   busyRunnersDeleted: number;
   /** Busy runners that vanished mid-job (heartbeat lost), not counting the `die` faults the simulator injected. */
   busyRunnersKilled: number;
+  /** Calls to the Actions service and its message broker (the scale-set protocol), by endpoint. */
+  actionsService: { total: number; byEndpoint: Record<string, number> };
+}
+
+/** A runner scale set as {@link Simulator.scaleSets} shows it. */
+export interface SimScaleSet {
+  id: number;
+  name: string;
+  runnerGroupId: number;
+  labels: string[];
+  statistics: ScaleSetStatistics;
+  /** Live message sessions (at most one). */
+  sessions: Array<{ sessionId: string; ownerName: string }>;
+  /** Queue messages delivered but not yet deleted (they are delivered again). */
+  undeletedMessages: number;
+  /** The `X-ScaleSetMaxCapacity` its listener last sent. */
+  maxCapacity: number | null;
 }
 
 /** A running simulator. */
@@ -227,6 +247,14 @@ export interface Simulator {
   off(event: 'job' | 'runner', listener: (...args: never[]) => void): this;
   /** Resolves once `predicate` holds (checked on every change); rejects after `timeoutMs`. */
   waitFor(predicate: (sim: Simulator) => boolean, timeoutMs?: number): Promise<void>;
+  /** The runner scale sets registered with the simulated Actions service. */
+  scaleSets(): SimScaleSet[];
+  /** Deletes a scale set from the GitHub side (its session ends; jobs not yet started are queued again). False when unknown. */
+  deleteScaleSet(id: number): boolean;
+  /** Fault: every message-queue token expires now (the next queue call answers 401). */
+  expireScaleSetQueueTokens(): void;
+  /** Fault: the next `count` session creations answer 409 `RunnerScaleSetSessionConflictException`. */
+  injectSessionConflicts(count: number): void;
   /** Installation tokens the simulated App issued so far (tests check expiry and use). */
   installationTokens(): Array<{ installationId: number; expiresAt: string }>;
   /** Stops the server, ends long polls, abandons pending webhook deliveries. */
