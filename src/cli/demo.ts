@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { configSchema, type Config } from '../config/index.ts';
-import { JitpoolError, createLogger, describeError, isJitpoolError, percentile, round, shortId } from '../core/index.ts';
+import { JitpoolError, createLogger, isJitpoolError, percentile, round, shortId } from '../core/index.ts';
 import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, generateWorkload, parseFaultSpec, probeDocker, startSimulator, type FaultSpec, type SimJob } from '../sim/index.ts';
 import type { ApiCallStats } from '../github/index.ts';
 import type { SandboxKind } from '../providers/index.ts';
@@ -322,10 +322,10 @@ export function registerDemoCommand(program: Command): void {
           serve,
         });
       } catch (err) {
-        const hint = isJitpoolError(err, 'JP_SANDBOX_UNAVAILABLE') ? ' (for the demo: --no-sandbox)' : '';
-        process.stderr.write(`jitpool demo: ${describeError(err)}${hint}\n`);
-        process.exitCode = 2;
-        return;
+        if (isJitpoolError(err, 'JP_SANDBOX_UNAVAILABLE')) {
+          throw new JitpoolError(err.code, err.message, { cause: err, fix: 'for the demo: `jitpool demo --no-sandbox`' });
+        }
+        throw err;
       }
       if (!serve) {
         if (tty) process.stdout.write('\n');

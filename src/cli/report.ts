@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { JitpoolError } from '../core/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { computeSloReport, DEFAULT_SLO_THRESHOLDS, routingCorrectness, type JobSample, type LifecycleSample, type SloReport } from '../guard/index.ts';
 import { Store } from '../store/index.ts';
@@ -57,7 +58,7 @@ Example:
     .action(async (opts: { config: string; last: number; minSuccessRate: number; maxQueueWait: number; maxSetupLatency: number; json?: boolean }) => {
       await runCommand(Boolean(opts.json), async () => {
         for (const [flag, value] of [['--last', opts.last], ['--min-success-rate', opts.minSuccessRate], ['--max-queue-wait', opts.maxQueueWait], ['--max-setup-latency', opts.maxSetupLatency]] as const) {
-          if (!Number.isFinite(value) || value < 0) throw new Error(`${flag} must be a number >= 0`);
+          if (!Number.isFinite(value) || value < 0) throw new JitpoolError('JP_INPUT_INVALID', `${flag} must be a number >= 0, got ${String(value)}`);
         }
         const config = loadConfig(opts.config);
         const store = Store.open(sqlitePathOf(config));

@@ -1,18 +1,11 @@
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
-import { createLogger, describeError, isJitpoolError, type ErrorCode } from '../core/index.ts';
+import { createLogger, describeError } from '../core/index.ts';
 import { positiveInteger } from './github-options.ts';
 import { addRunnerPackageOptions } from './runner-once.ts';
 import { adminCommandRunner } from './admin-commands.ts';
 import { startRuntime, type Runtime } from './runtime.ts';
 import { quickConfig, type QuickFlags } from './up-quick.ts';
-
-/**
- * Exit statuses of a start that failed for a reason a restart cannot fix. 78 (EX_CONFIG) for a
- * damaged store: the generated systemd unit does not restart on it (RestartPreventExitStatus),
- * so a damaged database is reported once instead of crash-looping.
- */
-const STARTUP_EXIT_CODE: Partial<Record<ErrorCode, number>> = { JP_STORE_CORRUPT: 78 };
 
 /** Registers `jitpool up`: the always-on supervisor (the default mode). */
 export function registerUpCommand(program: Command): void {
@@ -54,14 +47,8 @@ Examples:
   addRunnerPackageOptions(command);
   command.action(async (opts: { config: string; drain?: boolean; shutdownTimeout: string } & Partial<QuickFlags>) => {
       const isQuick = opts.repo !== undefined;
-      let config;
-      try {
-        config = isQuick ? quickConfig(opts as QuickFlags) : loadConfig(opts.config);
-      } catch (err) {
-        process.stderr.write(`jitpool up: ${describeError(err)}\n`);
-        process.exitCode = 2;
-        return;
-      }
+      // A bad config or flag is thrown to the one error handler (cli-errors.ts): one line, exit 2.
+      const config = isQuick ? quickConfig(opts as QuickFlags) : loadConfig(opts.config);
       const logger = createLogger({ level: config.log.level, pretty: process.stdout.isTTY === true });
       let runtime: Runtime;
       try {
@@ -74,11 +61,11 @@ Examples:
           },
         });
       } catch (err) {
-        // One line an operator can act on (a held lease names its holder, a damaged store names its file and `jitpool store rebuild`), no stack trace.
-        process.stderr.write(`jitpool up: ${describeError(err)}\n`);
+        // One line an operator can act on (a held lease names its holder, a damaged store names
+        // its file and `jitpool store rebuild`), no stack trace; a damaged store exits 78
+        // (EX_CONFIG), which the generated systemd unit does not restart on (cli-errors.ts).
         logger.flush();
-        process.exitCode = isJitpoolError(err) ? STARTUP_EXIT_CODE[err.code] ?? 2 : 1;
-        return;
+        throw err;
       }
       const timeoutMs = Math.max(1, Number(opts.shutdownTimeout) || 30) * 1000;
       let stopping = false;
