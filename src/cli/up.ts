@@ -41,8 +41,13 @@ bound the pool at N runners.
 
 Examples:
   $ jitpool up -c /etc/jitpool/jitpool.yaml
-  $ GH_PAT=... CODEX_RUNNER_SHA256=... jitpool up --repo acme/app --labels self-hosted,linux,x64 --max 2 --poll 10
-  $ GH_PAT=... CODEX_RUNNER_SHA256=... jitpool up --repo acme/app --scale-from-queue --cap 4`,
+  $ GH_PAT=... jitpool up --repo acme/app --labels self-hosted,linux,x64 --max 2 --poll 10
+  $ GH_PAT=... jitpool up --repo acme/app --scale-from-queue --cap 4
+  $ GH_PAT=... JITPOOL_RUNNER_SHA256=<digest> jitpool up --repo acme/app --runner-version 2.331.0 --max 2
+
+The runner package is verified against the SHA-256 GitHub published for it; jitpool ships the
+digests of its pinned version (linux x64, arm64). For another version, --runner-sha256 or
+JITPOOL_RUNNER_SHA256 (the seed's CODEX_RUNNER_SHA256 also works) gives it.`,
     );
   addRunnerPackageOptions(command);
   command.action(async (opts: { config: string; drain?: boolean; shutdownTimeout: string } & Partial<QuickFlags>) => {

@@ -210,3 +210,19 @@ test('loadConfig: JP_CONFIG_NOT_FOUND for a missing file, JP_CONFIG_INVALID list
   assert.equal(config.api.port, 0);
   assert.equal(config.store.stateDir, join(dir, '.state'));
 });
+
+test('runner.sha256 may be left out (the published digest is used); the all-zero placeholder is refused', () => {
+  const withRunner = (digestLine: string) => `pools:
+  - name: linux
+    scope: { kind: repo, owner: acme, repo: app }
+    labels: [self-hosted, linux]
+    provider:
+      kind: process
+      runner:
+        version: 2.330.0
+${digestLine}`;
+  assert.equal(checkConfig(withRunner(''), '/etc/jitpool/jitpool.yaml').ok, true);
+  const problem = byPath(problemsOf(withRunner(`        sha256: "${'0'.repeat(64)}"\n`)), 'pools[0].provider.runner.sha256');
+  assert.match(problem.message, /placeholder/);
+  assert.equal(problem.line, 9);
+});

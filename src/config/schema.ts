@@ -78,8 +78,15 @@ const runnerPackageSchema = z
       .regex(/^\d+\.\d+\.\d+$/, { message: 'expected MAJOR.MINOR.PATCH' })
       .refine((v) => compareVersions(v, MIN_RUNNER_VERSION) >= 0, { message: `older than ${MIN_RUNNER_VERSION}, the oldest runner GitHub accepts` })
       .default(DEFAULT_RUNNER_VERSION),
-    /** SHA-256 of the archive, from the release notes (seed 000's CODEX_RUNNER_SHA256). A mismatch deletes the download and fails. */
-    sha256: z.string().regex(/^(sha256:)?[0-9a-fA-F]{64}$/, { message: 'expected a SHA-256 digest (64 hex characters)' }),
+    /**
+     * SHA-256 of the archive, from the release notes. A mismatch deletes the download and fails.
+     * @default the digest GitHub published for `version`, which jitpool ships for 2.330.0 (linux x64, arm64; docs/runner-package.md)
+     */
+    sha256: z
+      .string()
+      .regex(/^(sha256:)?[0-9a-fA-F]{64}$/, { message: 'expected a SHA-256 digest (64 hex characters)' })
+      .refine((v) => !/^(sha256:)?0+$/i.test(v), { message: 'a placeholder, not a digest: remove it to use the digest jitpool ships for its pinned version, or copy the real one from the release notes' })
+      .optional(),
     /**
      * Download URL; `{version}`, `{os}` (linux) and `{arch}` (x64, arm64, arm) are filled in. Point it at a mirror for air-gapped hosts.
      * @default https://github.com/actions/runner/releases/download/v{version}/actions-runner-{os}-{arch}-{version}.tar.gz
