@@ -32,10 +32,13 @@ export function readinessOf(context: ApiContext): Readiness {
  */
 export async function healthRoutes(app: FastifyInstance, options: { context: ApiContext }): Promise<void> {
   const readiness = readinessOf(options.context);
-  app.get('/healthz', {
-    config: { public: true, quiet: true },
-    schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } } } },
-  }, async () => ({ ok: true }));
+  // `/health` is the same check under the name API gateways and NixOS modules call by default.
+  for (const url of ['/healthz', '/health']) {
+    app.get(url, {
+      config: { public: true, quiet: true },
+      schema: { summary: url === '/health' ? 'Liveness (same as /healthz)' : 'Liveness: the process answers', tags: ['health'], response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } } } },
+    }, async () => ({ ok: true }));
+  }
 
   app.get('/readyz', {
     config: { public: true, quiet: true },
