@@ -38,7 +38,7 @@ export function registerCommands(program: Command): void {
   registerUpCommand(program);
   registerJitConfigCommand(program);
 
-  const runner = program.command('runner').description('One-shot runners and base-runner repair (seed 000 ephem_runner, seed 001 §4.1).');
+  const runner = program.command('runner').description('One-shot runners: run one ephemeral runner in the foreground, or repair a long-lived base runner\'s registration.');
   registerRunnerOnceCommand(runner);
   registerRunnerRepairCommand(runner);
 
@@ -46,7 +46,7 @@ export function registerCommands(program: Command): void {
   registerLabelsPreflightCommand(labels);
   registerLabelsLintCommand(labels);
 
-  const app = program.command('app').description('GitHub App helpers: check the key, find the installation, mint tokens (seed 001 §1).');
+  const app = program.command('app').description('GitHub App helpers: check the App id and private key, find the installation id, mint installation tokens.');
   registerAppCheckCommand(app);
   registerAppInstallationIdCommand(app);
   registerAppTokenCommand(app);

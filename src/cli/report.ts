@@ -40,7 +40,7 @@ export function formatSloReport(report: SloReport, last: number): string {
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description('Seed 001 §11 success criteria from the store: lifecycle success rate, p95 queue wait, p95 setup latency, routing correctness (100 %).')
+    .description('Service-level figures from the store, judged against thresholds: runner lifecycle success rate, p95 queue wait, p95 setup latency, routing correctness (100 %).')
     .addOption(configOption())
     .option('--last <n>', 'latest runner lifecycles and jobs to evaluate', (v) => Number(v), 50)
     .option('--min-success-rate <ratio>', 'least lifecycle success rate', (v) => Number(v), DEFAULT_SLO_THRESHOLDS.minLifecycleSuccessRate)

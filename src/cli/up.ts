@@ -19,7 +19,7 @@ export function registerUpCommand(program: Command): void {
     .option('--repo <owner/repo>', 'quick mode: serve this repository with one pool built from flags (no config file)')
     .option('--labels <a,b>', 'quick mode: runner labels', 'self-hosted,linux,x64')
     .option('--max <n>', 'quick mode: most runners at once', (v) => positiveInteger(v, '--max'))
-    .option('--scale-from-queue', 'quick mode: scale with the queue, bounded by --cap (jitpool always does; kept for the seed)')
+    .option('--scale-from-queue', 'quick mode: scale with the queue, bounded by --cap (jitpool always scales with the queue; the flag only enables --cap)')
     .option('--cap <n>', 'quick mode: the bound with --scale-from-queue', (v) => positiveInteger(v, '--cap'))
     .option('--min-idle <n>', 'quick mode: idle runners kept warm', (v) => Number.parseInt(v, 10))
     .option('--poll <seconds>', 'quick mode: read the queue from GitHub this often (webhook-less mode)', (v) => positiveInteger(v, '--poll'))
@@ -47,7 +47,7 @@ Examples:
 
 The runner package is verified against the SHA-256 GitHub published for it; jitpool ships the
 digests of its pinned version (linux x64, arm64). For another version, --runner-sha256 or
-JITPOOL_RUNNER_SHA256 (the seed's CODEX_RUNNER_SHA256 also works) gives it.`,
+JITPOOL_RUNNER_SHA256 (or CODEX_RUNNER_SHA256) gives it.`,
     );
   addRunnerPackageOptions(command);
   command.action(async (opts: { config: string; drain?: boolean; shutdownTimeout: string } & Partial<QuickFlags>) => {
