@@ -226,3 +226,30 @@ ${digestLine}`;
   assert.match(problem.message, /placeholder/);
   assert.equal(problem.line, 9);
 });
+
+test('a misspelt field gets "did you mean", and the missing field it stands for is not reported again', () => {
+  const problems = problemsOf(`controlerId: x
+pools:
+  - name: linux
+    scope: { kind: org, orgg: acme }
+    lables: [self-hosted, linux]
+    provider: { kind: process, comand: [/bin/true] }
+    maxx: 4
+  - name: other
+    scope: { kind: org, org: acme }
+    labels: [self-hosted, gpu]
+    provider: { kind: dockr, image: x }
+`);
+  assert.deepEqual(problems.map((p) => [p.path, p.message]), [
+    ['controlerId', 'unknown field "controlerId"; did you mean "controllerId"?'],
+    ['pools[0].scope.orgg', 'unknown field "orgg"; did you mean "org"?'],
+    ['pools[0].lables', 'unknown field "lables"; did you mean "labels"?'],
+    ['pools[0].provider.comand', 'unknown field "comand"; did you mean "command"?'],
+    ['pools[0].maxx', 'unknown field "maxx"; did you mean "max"?'],
+    ['pools[1].provider.kind', '"dockr" is not one of "process", "docker"; did you mean "docker"?'],
+  ]);
+  // Nothing close: no guess, and the missing field is still reported.
+  const far = problemsOf(MINIMAL.replace('labels: [self-hosted, linux]', 'zzzzzz: [self-hosted, linux]'));
+  assert.equal(byPath(far, 'pools[0].zzzzzz').message, 'unknown field "zzzzzz"');
+  assert.match(byPath(far, 'pools[0].labels').message, /required field is missing/);
+});
