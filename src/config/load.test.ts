@@ -253,3 +253,22 @@ pools:
   assert.equal(byPath(far, 'pools[0].zzzzzz').message, 'unknown field "zzzzzz"');
   assert.match(byPath(far, 'pools[0].labels').message, /required field is missing/);
 });
+
+test('config surprises are refused: duplicate labels, equal label sets up to case, a webhook path on an API route, the admin API on the same port', () => {
+  const pool = (name: string, labels: string) => `  - { name: ${name}, scope: { kind: org, org: acme }, labels: [${labels}], provider: { kind: process, command: [/bin/true] } }\n`;
+  const problems = problemsOf(`webhook: { path: /api/v1/hook }
+api: { host: 0.0.0.0, port: 8080, admin: { host: 127.0.0.1, port: 8080 } }
+pools:
+${pool('linux', 'self-hosted, linux, Linux')}${pool('linux-2', 'Self-Hosted, LINUX')}${pool('gpu', 'self-hosted, gpu')}`);
+  assert.deepEqual(problems.map((p) => p.path), ['webhook.path', 'api.admin.port', 'pools[0].labels[2]', 'pools[1].labels']);
+  assert.match(byPath(problems, 'webhook.path').message, /the API route \/api/);
+  assert.match(byPath(problems, 'pools[0].labels[2]').message, /duplicate label "Linux"/);
+  assert.match(byPath(problems, 'pools[1].labels').message, /pool "linux"/);
+  // The same labels in another scope, or another runner group, are fine; so is a separate admin port.
+  assert.equal(checkConfig(`api: { port: 8080, admin: { host: 127.0.0.1, port: 9090 } }
+pools:
+${pool('a', 'self-hosted, linux')}  - { name: b, scope: { kind: org, org: other }, labels: [self-hosted, linux], provider: { kind: process, command: [/bin/true] } }
+  - { name: c, scope: { kind: org, org: acme }, runnerGroupId: 2, labels: [self-hosted, linux], provider: { kind: process, command: [/bin/true] } }
+`, '/etc/jitpool/jitpool.yaml').ok, true);
+  assert.equal(byPath(problemsOf(`webhook: { path: / }\n${`pools:\n${pool('a', 'x')}`}`), 'webhook.path').message, '"/" is the dashboard; use a path of its own, e.g. /webhook');
+});

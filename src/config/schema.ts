@@ -431,7 +431,53 @@ export const configSchema = z
       if (seen.has(pool.name)) ctx.addIssue({ code: 'custom', message: `duplicate pool name "${pool.name}"`, path: ['pools', index, 'name'] });
       seen.add(pool.name);
     });
+    for (const issue of poolLabelIssues(config.pools)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const issue of listenerIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
   });
+
+/**
+ * GitHub compares labels case-insensitively: `Linux` twice in one pool is a mistake, and two
+ * pools with the same labels in the same scope leave the second one without a job ever.
+ */
+function poolLabelIssues(pools: ReadonlyArray<{ name: string; labels: readonly string[]; scope: Record<string, unknown>; runnerGroupId: number }>): Array<{ message: string; path: PropertyKey[] }> {
+  const issues: Array<{ message: string; path: PropertyKey[] }> = [];
+  const bySet = new Map<string, string>();
+  pools.forEach((pool, index) => {
+    const firstAt = new Map<string, number>();
+    pool.labels.forEach((name, at) => {
+      const folded = name.toLowerCase();
+      const earlier = firstAt.get(folded);
+      if (earlier === undefined) firstAt.set(folded, at);
+      else issues.push({ path: ['pools', index, 'labels', at], message: `duplicate label "${name}" (labels are case-insensitive: the same as labels[${earlier}] "${pool.labels[earlier]}"); remove one` });
+    });
+    const scope = JSON.stringify(Object.entries(pool.scope).map(([key, value]) => [key, typeof value === 'string' ? value.toLowerCase() : value]).sort());
+    // Different runner groups may serve different repositories: only the same group competes.
+    const key = `${scope}|${pool.runnerGroupId}|${[...firstAt.keys()].sort().join(',')}`;
+    const other = bySet.get(key);
+    if (other !== undefined) issues.push({ path: ['pools', index, 'labels'], message: `the same labels, scope and runner group as pool "${other}" (labels are case-insensitive): every job would go to "${other}" and this pool would never run one; give one of them a label of its own` });
+    else bySet.set(key, pool.name);
+  });
+  return issues;
+}
+
+/** Routes of the HTTP server a webhook path must not shadow. */
+const API_ROUTE_PREFIXES = ['/health', '/healthz', '/readyz', '/status', '/metrics', '/events', '/docs', '/redoc', '/api', '/dashboard'];
+
+/** A webhook path on an API route, or the admin API on the webhook's own port, fails at start: refuse it here. */
+function listenerIssues(config: { webhook: { enabled: boolean; path: string }; api: { host: string; port: number; admin?: { host: string; port: number } } }): Array<{ message: string; path: PropertyKey[] }> {
+  const issues: Array<{ message: string; path: PropertyKey[] }> = [];
+  const path = config.webhook.path.replace(/\/+$/, '') || '/';
+  const taken = path === '/' ? '/' : API_ROUTE_PREFIXES.find((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+  if (config.webhook.enabled && taken !== undefined) {
+    issues.push({ path: ['webhook', 'path'], message: `${JSON.stringify(config.webhook.path)} is ${taken === '/' ? 'the dashboard' : `the API route ${taken}`}; use a path of its own, e.g. /webhook` });
+  }
+  const admin = config.api.admin;
+  const isWildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '';
+  if (admin && admin.port !== 0 && admin.port === config.api.port && (admin.host === config.api.host || isWildcard(admin.host) || isWildcard(config.api.host))) {
+    issues.push({ path: ['api', 'admin', 'port'], message: `the same address as api.port (${config.api.port}): the admin API needs a port of its own (or leave api.admin out to serve both on one)` });
+  }
+  return issues;
+}
 
 /** A validated configuration. */
 export type Config = z.infer<typeof configSchema>;
