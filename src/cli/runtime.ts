@@ -188,7 +188,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     ghostMinAgeMs: config.controller.ghostMinAgeSeconds * 1000,
     onReconcile: (result) => metrics.observeReconcile(result),
   });
-  const metrics = new ApiMetrics({ store, github, githubSync: () => controller.githubSync });
+  const metrics = new ApiMetrics({ store, github, githubSync: () => controller.githubSync, pools: () => controller.effectivePools() });
   const readiness = new Readiness({ store, providers, isWebhookEnabled: config.webhook.enabled, clock });
   const accessMonitor = new AccessMonitor({ store, access, logger, onChange: () => controller.kick('runner-group access') });
   const retention = new RetentionTimer(store, { retentionMs: config.store.retentionDays * DAY_MS, clock, intervalMs: RETENTION_INTERVAL_MS, logger });
