@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { authHeader, startTestRuntime } from '../cli/runtime-test-helpers.ts';
 
 /** The value of one sample line of the exposition text, e.g. `jitpool_jobs_waiting{pool="linux",repository="acme/app"}`. */
@@ -49,5 +50,16 @@ describe('workload metrics (the names operators query)', () => {
     await runtime.controller.reconcileOnce({ syncGitHub: false });
     const after = (await runtime.server!.inject({ url: '/metrics', headers: authHeader })).body;
     assert.equal(sample(after, 'jitpool_pool_actual_runners{pool="linux"}'), 2, after.split('\n').filter((l) => l.includes('runners')).join('\n'));
+  });
+});
+
+describe('examples/grafana/jitpool-dashboard.json', () => {
+  it('queries only metrics jitpool exports', async (t) => {
+    const { runtime } = await startTestRuntime(t);
+    const exported = new Set((await runtime.metrics.registry.getMetricsAsJSON()).map((metric) => metric.name));
+    const dashboard = JSON.parse(readFileSync(new URL('../../examples/grafana/jitpool-dashboard.json', import.meta.url), 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+    const queried = new Set(dashboard.panels.flatMap((panel) => panel.targets.flatMap((target) => target.expr.match(/\bjitpool_[a-z_]+/g) ?? [])));
+    assert.ok(queried.size >= 10, [...queried].join(', '));
+    for (const name of queried) assert.ok(exported.has(name.replace(/_(bucket|count|sum)$/, '')), `${name} is not exported`);
   });
 });
