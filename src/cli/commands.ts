@@ -22,6 +22,7 @@ import { registerCanaryCommand } from './canary.ts';
 import { registerGuardCommand } from './guard.ts';
 import { registerRecoverCommand } from './recover.ts';
 import { registerRouteCommand } from './route.ts';
+import { registerSimCommand } from './sim.ts';
 
 /** Every subcommand's registration, in one list so `--help` shows them all. */
 export function registerCommands(program: Command): void {
@@ -54,4 +55,5 @@ export function registerCommands(program: Command): void {
   registerGuardCommand(program);
   registerCanaryCommand(program);
   registerRecoverCommand(program);
+  registerSimCommand(program);
 }
