@@ -109,6 +109,7 @@ export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyM
     scope: pool.scope,
     runnerGroupId: pool.runnerGroupId,
     minIdle: pool.minIdle,
+    warmSchedule: pool.warmSchedule,
     max: pool.max,
     bootTimeoutMs: pool.bootTimeoutSeconds * 1000,
     jobTimeoutMs: pool.jobTimeoutSeconds * 1000,

@@ -272,3 +272,11 @@ ${pool('a', 'self-hosted, linux')}  - { name: b, scope: { kind: org, org: other 
 `, '/etc/jitpool/jitpool.yaml').ok, true);
   assert.equal(byPath(problemsOf(`webhook: { path: / }\n${`pools:\n${pool('a', 'x')}`}`), 'webhook.path').message, '"/" is the dashboard; use a path of its own, e.g. /webhook');
 });
+
+test('warmSchedule: windows are validated (time, time zone, minIdle within max)', () => {
+  const withSchedule = (window: string) => MINIMAL.replace('    provider:', `    max: 3\n    warmSchedule:\n      - ${window}\n    provider:`);
+  assert.equal(checkConfig(withSchedule('{ days: [mon, fri], from: "08:00", to: "19:00", timeZone: Europe/Berlin, minIdle: 2 }'), '/etc/jitpool/jitpool.yaml').ok, true);
+  const problems = problemsOf(withSchedule('{ from: "8am", to: "19:00", timeZone: Mars/Olympus, minIdle: 9 }'));
+  assert.match(byPath(problems, 'pools[0].warmSchedule[0].from').message, /HH:MM/);
+  assert.match(byPath(problems, 'pools[0].warmSchedule[0].timeZone').message, /IANA time zone/);
+});

@@ -226,6 +226,33 @@ const providerSchema = z.discriminatedUnion('kind', [processProvider, dockerProv
 const repoScope = z.object({ kind: z.literal('repo'), owner, repo }).strict();
 const orgScope = z.object({ kind: z.literal('org'), org: owner }).strict();
 
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'expected HH:MM (24 h)' });
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)' });
+
+/** A time window with its own warm floor (scheduled warm pools). */
+const warmWindowSchema = z
+  .object({
+    /** Days the window starts on. @default every day @example [mon, tue, wed, thu, fri] */
+    days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']),
+    /** Start, local time. @example 08:00 */
+    from: hhmm,
+    /** End, local time; earlier than `from` runs past midnight. @example 19:00 */
+    to: hhmm,
+    /** IANA time zone of `from` and `to`. @default UTC */
+    timeZone: timeZone.default('UTC'),
+    /** Idle runners kept warm while the window is open. */
+    minIdle: z.number().int().min(0),
+  })
+  .strict()
+  .refine((w) => w.from !== w.to, { message: 'from and to are the same time: the window would be empty', path: ['to'] });
+
 const poolSchema = z
   .object({
     /** Pool name: lowercase letters, digits, dashes; part of runner names (`jp-<pool>-<id>`). */
@@ -240,6 +267,12 @@ const poolSchema = z
     provider: providerSchema,
     /** Idle runners kept warm when nothing is queued. @default 0 */
     minIdle: z.number().int().min(0).default(0),
+    /**
+     * Warm floors by time window: while a window is open its `minIdle` applies (the largest of
+     * the open ones), otherwise the pool's. `jitpool pool scale` overrides both. @default []
+     * @example [{ days: [mon, tue, wed, thu, fri], from: '08:00', to: '19:00', timeZone: Europe/Berlin, minIdle: 2 }]
+     */
+    warmSchedule: z.array(warmWindowSchema).default([]),
     /** Most runners alive at once (booting, idle and busy together). @default 4 */
     max: z.number().int().positive().default(4),
     /** A runner not online after this long is destroyed and replaced. @default 300 */
@@ -250,7 +283,12 @@ const poolSchema = z
     idleGraceSeconds: z.number().int().min(0).default(30),
   })
   .strict()
-  .refine((pool) => pool.minIdle <= pool.max, { message: 'minIdle must not exceed max', path: ['minIdle'] });
+  .refine((pool) => pool.minIdle <= pool.max, { message: 'minIdle must not exceed max', path: ['minIdle'] })
+  .superRefine((pool, ctx) => {
+    pool.warmSchedule.forEach((window, index) => {
+      if (window.minIdle > pool.max) ctx.addIssue({ code: 'custom', message: `minIdle ${window.minIdle} exceeds the pool's max (${pool.max})`, path: ['warmSchedule', index, 'minIdle'] });
+    });
+  });
 
 const pollSchema = z
   .object({

@@ -4,6 +4,7 @@ import type { PoolMatchSpec } from '../routing/index.ts';
 import { interpretRunnerExit } from '../runner/index.ts';
 import type { JobRecord, RunnerRecord, RunnerState, TeardownOutcome } from '../store/index.ts';
 import { dueJobRefreshes } from './job-refresh.ts';
+import type { WarmWindow } from './warm-schedule.ts';
 
 /** What the planner needs to know about a pool. */
 export interface PoolPlanSpec extends PoolMatchSpec {
@@ -15,6 +16,8 @@ export interface PoolPlanSpec extends PoolMatchSpec {
   idleGraceMs: number;
   /** The runner version the pool launches, when jitpool knows it (the pinned runner package). */
   runnerVersion?: string | null;
+  /** Warm floors by time window (applied by the controller to `minIdle`). @default [] */
+  warmSchedule?: readonly WarmWindow[];
 }
 
 /** Launch health of a pool: consecutive failures and the backoff they caused. */
