@@ -30,3 +30,22 @@ describe('scheduledMinIdle: warm floors by time window', () => {
     assert.equal(scheduledMinIdle(1, undefined, at('2026-01-05T09:00:00Z')).window, null);
   });
 });
+
+describe('the controller applies the warm schedule', () => {
+  it('a window open now raises minIdle, and the planner launches to it; an operator override wins', async (t) => {
+    const { startTestRuntime } = await import('../cli/runtime-test-helpers.ts');
+    const hour = new Date().getUTCHours();
+    const pad = (h: number) => `${String(h % 24).padStart(2, '0')}:00`;
+    // From an hour ago to two hours ahead, every day: open now whatever the time.
+    const window = { from: pad(hour + 23), to: pad(hour + 2), timeZone: 'UTC', minIdle: 2 };
+    const { runtime } = await startTestRuntime(t, {
+      noServer: true,
+      configPatch: { pools: [{ name: 'linux', scope: { kind: 'org', org: 'acme' }, labels: ['self-hosted', 'linux'], provider: { kind: 'process', command: ['/bin/true'] }, minIdle: 0, max: 3, warmSchedule: [window] }] },
+    });
+    assert.equal(runtime.controller.effectivePools()[0]!.minIdle, 2);
+    const result = await runtime.controller.reconcileOnce({ syncGitHub: false });
+    assert.equal(result.actions.filter((a) => a.kind === 'launch').length, 2);
+    runtime.store.setPoolOverride({ pool: 'linux', minIdle: 0, max: 3, target: 0, actor: 'test' });
+    assert.equal(runtime.controller.effectivePools()[0]!.minIdle, 0);
+  });
+});
