@@ -106,6 +106,7 @@ const statusSchema = {
     generatedAtMs: { type: 'integer' },
     pollIntervalSeconds: { type: 'integer', description: 'the reconcile timer' },
     reconciles: { type: 'integer' },
+    isDraining: { type: 'boolean', description: 'a drain started (shutdown with --drain): nothing is launched, idle runners are scaled down' },
     lastReconcileMs: { type: ['number', 'null'] },
     pools: {
       type: 'array',
@@ -128,7 +129,7 @@ const statusSchema = {
   },
 } as const;
 
-/** `GET /status`: seed 004's status (active runners with job id and running seconds, limits) per pool. */
+/** `GET /status`: active runners (with job id and running seconds) and limits per pool. */
 export async function statusRoutes(app: FastifyInstance, options: { context: ApiContext }): Promise<void> {
   const { store, controller, clock, controllerId, reconcileIntervalSeconds } = options.context;
   const readiness = readinessOf(options.context);
@@ -153,6 +154,7 @@ export async function statusRoutes(app: FastifyInstance, options: { context: Api
       generatedAtMs: now,
       pollIntervalSeconds: reconcileIntervalSeconds,
       reconciles: stats.reconciles,
+      isDraining: controller.isDraining,
       lastReconcileMs: stats.last ? Math.round(stats.last.durationMs * 10) / 10 : null,
       pools: controller.effectivePools().map((pool) => ({
         name: pool.name,

@@ -109,6 +109,11 @@ export class Controller {
     });
   }
 
+  /** True once a drain started: the controller launches nothing and scales idle runners down. */
+  get isDraining(): boolean {
+    return this.#draining;
+  }
+
   /** The last comparison with GitHub. */
   get githubSync(): GitHubSyncStatus {
     return this.#sync.status;
