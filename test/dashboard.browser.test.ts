@@ -44,6 +44,8 @@ test('the dashboard shows runners appearing and finishing during a demo, live', 
   await page.waitForSelector('#runners tr[data-runner-id]', { timeout: 60_000 });
   await page.waitForSelector('#runners tr[data-state="busy"]', { timeout: 60_000 });
   await page.waitForSelector('#chart polyline', { timeout: 60_000 });
+  assert.equal(await page.locator('#chart text.tick').count(), 3, 'the x axis carries time labels');
+  assert.equal(await page.locator('#feed-empty').count(), 0, 'the events placeholder goes with the first event');
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: new URL('dashboard-running.png', ARTIFACTS).pathname, fullPage: true });
   // … and finish: every runner shown ends removed once the demo drains, without a reload.
@@ -52,6 +54,10 @@ test('the dashboard shows runners appearing and finishing during a demo, live', 
   const feed = await page.locator('#feed li').count();
   assert.ok(feed > 10, `the event feed shows transitions (${feed})`);
   assert.ok((await page.locator('#feed li[data-to="busy"]').count()) > 0, 'busy transitions arrived through /events');
+  assert.equal(await page.locator('#feed li', { hasText: '((' }).count(), 0, 'reasons are not wrapped in a second pair of parentheses');
+  // The demo drains after its workload: the page says so.
+  await page.waitForSelector('#activity[data-kind="draining"]:not([hidden])', { timeout: 60_000 });
+  assert.match((await page.locator('#activity').textContent()) ?? '', /^Drain(ed|ing):/);
   await page.screenshot({ path: new URL('dashboard.png', ARTIFACTS).pathname, fullPage: true });
   assert.deepEqual(pageErrors, []);
 

@@ -1,5 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { runDemo, type DemoReport } from '../src/cli/demo.ts';
 
 /** Every job ran to the end on its runner; no runner was killed while busy or judged lost. */
@@ -34,12 +36,24 @@ describe('jitpool demo', { timeout: 240_000 }, () => {
     assertNoJobHarmed(report);
   });
 
-  it('with 30 % of webhook deliveries dropped, every job still completes (the poller finds them)', async () => {
-    const report = await runDemo({ jobs: 60, seed: 5, logLevel: 'error', dropWebhooks: 0.3 });
+  it('with 30 % of webhook deliveries dropped, every job still completes (the poller finds them)', async (t) => {
+    const progress: string[] = [];
+    const report = await runDemo({ jobs: 60, seed: 5, logLevel: 'error', dropWebhooks: 0.3, keepState: true, onProgress: (line) => progress.push(line) });
+    t.after(() => { if (report.stateDir) rmSync(report.stateDir, { recursive: true, force: true }); });
     assert.equal(report.jobs.completed, 60);
     assert.equal(report.jobs.lost, 0);
     assert.equal(report.runners.leaked, 0);
     assertNoJobHarmed(report);
+    // The report says what the flags did, with the seed and the duration.
+    assert.ok(report.faults.dropped > 0, JSON.stringify(report.faults));
+    assert.ok(report.webhooks.isEnabled && report.webhooks.sent > 0);
+    assert.equal(report.seed, 5);
+    assert.ok(report.durationMs > 0);
+    // --keep-state: the report names the directory, and the store is in it.
+    assert.ok(report.stateDir && existsSync(join(report.stateDir, 'jitpool.sqlite')), report.stateDir);
+    // The progress has a queued figure and ends on the state the report gives (not one job short).
+    assert.ok(progress.length > 0 && progress.every((line) => / queued \d+ /.test(line)), progress.at(-1));
+    assert.match(progress.at(-1)!, / submitted 60\/60 {2}queued 0 {2}running 0 {2}done 60 /);
   });
 
   it('under injected faults (10 % 5xx, a 429 burst, 200 ms latency) every job completes', async () => {

@@ -40,7 +40,10 @@ describe('jitpool up quick mode', () => {
     assert.match(bad.stderr, /--repo: expected OWNER\/REPO/);
     const cap = await runCli(['up', '--repo', 'a/b', '--cap', '4', '--runner-command', '/bin/true']);
     assert.match(cap.stderr, /--cap goes with --scale-from-queue/);
-    const digest = await runCli(['up', '--repo', 'a/b', '--scale-from-queue', '--cap', '4']);
-    assert.match(digest.stderr, /--runner-sha256/);
+    // 2.330.0's digest ships with jitpool; a version it does not know says where the digest is published.
+    const digest = await runCli(['up', '--repo', 'a/b', '--scale-from-queue', '--cap', '4', '--runner-version', '2.331.0', '--port', '0'], { JITPOOL_GITHUB_TOKEN: 'ghp_quickmodetest000' });
+    assert.equal(digest.code, 2, digest.stderr);
+    assert.match(digest.stderr, /^jitpool: JP_INPUT_INVALID: .*--runner-sha256/);
+    assert.match(digest.stderr, /https:\/\/github\.com\/actions\/runner\/releases\/tag\/v2\.331\.0/);
   });
 });

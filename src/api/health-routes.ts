@@ -32,10 +32,13 @@ export function readinessOf(context: ApiContext): Readiness {
  */
 export async function healthRoutes(app: FastifyInstance, options: { context: ApiContext }): Promise<void> {
   const readiness = readinessOf(options.context);
-  app.get('/healthz', {
-    config: { public: true, quiet: true },
-    schema: { summary: 'Liveness: the process answers', tags: ['health'], response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } } } },
-  }, async () => ({ ok: true }));
+  // `/health` is the same check under the name API gateways and NixOS modules call by default.
+  for (const url of ['/healthz', '/health']) {
+    app.get(url, {
+      config: { public: true, quiet: true },
+      schema: { summary: url === '/health' ? 'Liveness (same as /healthz)' : 'Liveness: the process answers', tags: ['health'], response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } } } },
+    }, async () => ({ ok: true }));
+  }
 
   app.get('/readyz', {
     config: { public: true, quiet: true },
@@ -103,6 +106,7 @@ const statusSchema = {
     generatedAtMs: { type: 'integer' },
     pollIntervalSeconds: { type: 'integer', description: 'the reconcile timer' },
     reconciles: { type: 'integer' },
+    isDraining: { type: 'boolean', description: 'a drain started (shutdown with --drain): nothing is launched, idle runners are scaled down' },
     lastReconcileMs: { type: ['number', 'null'] },
     pools: {
       type: 'array',
@@ -125,7 +129,7 @@ const statusSchema = {
   },
 } as const;
 
-/** `GET /status`: seed 004's status (active runners with job id and running seconds, limits) per pool. */
+/** `GET /status`: active runners (with job id and running seconds) and limits per pool. */
 export async function statusRoutes(app: FastifyInstance, options: { context: ApiContext }): Promise<void> {
   const { store, controller, clock, controllerId, reconcileIntervalSeconds } = options.context;
   const readiness = readinessOf(options.context);
@@ -150,6 +154,7 @@ export async function statusRoutes(app: FastifyInstance, options: { context: Api
       generatedAtMs: now,
       pollIntervalSeconds: reconcileIntervalSeconds,
       reconciles: stats.reconciles,
+      isDraining: controller.isDraining,
       lastReconcileMs: stats.last ? Math.round(stats.last.durationMs * 10) / 10 : null,
       pools: controller.effectivePools().map((pool) => ({
         name: pool.name,

@@ -3,6 +3,7 @@ import type { GitHubSyncStatus, ReconcileResult } from '../controller/index.ts';
 import { secretRegistrySize } from '../core/index.ts';
 import type { GitHubApi } from '../github/index.ts';
 import type { Store, TransitionRecord } from '../store/index.ts';
+import { registerWorkloadMetrics, type PoolLimits } from './workload-metrics.ts';
 
 /** Options of {@link ApiMetrics}. */
 export interface ApiMetricsOptions {
@@ -10,6 +11,8 @@ export interface ApiMetricsOptions {
   github: GitHubApi;
   /** The last comparison with GitHub (the controller's), for `jitpool_github_sync_ok`. */
   githubSync?: () => GitHubSyncStatus;
+  /** The pools' limits as applied (config plus overrides), for desired/actual runners. @default none */
+  pools?: () => readonly PoolLimits[];
 }
 
 const WAIT_BUCKETS_SECONDS = [1, 2, 5, 10, 20, 30, 60, 120, 180, 300, 600, 1800];
@@ -130,7 +133,11 @@ export class ApiMetrics {
         this.set(github.rateLimit()?.limit ?? -1);
       },
     });
-    this.#unsubscribe = store.onTransition((transition) => this.#observeTransition(transition));
+    const observeWorkload = registerWorkloadMetrics(this.registry, { store, pools: options.pools ?? (() => []) });
+    this.#unsubscribe = store.onTransition((transition) => {
+      this.#observeTransition(transition);
+      observeWorkload(transition);
+    });
   }
 
   /** Counts a webhook outcome (the intake's `onOutcome` hook). */

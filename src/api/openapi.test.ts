@@ -52,7 +52,7 @@ const OPENAPI_STRUCTURE = {
 } as const;
 
 const EXPECTED_OPERATIONS = [
-  'get /healthz', 'get /readyz', 'get /status', 'get /api/v1/runners', 'post /api/v1/runners', 'get /api/v1/runners/{id}', 'delete /api/v1/runners/{id}',
+  'get /healthz', 'get /health', 'get /readyz', 'get /status', 'get /api/v1/runners', 'post /api/v1/runners', 'get /api/v1/runners/{id}', 'delete /api/v1/runners/{id}',
   'get /api/v1/pools', 'post /api/v1/pools/{name}/scale', 'get /api/v1/jobs', 'get /events', 'get /metrics', 'post /webhook',
 ];
 
@@ -86,7 +86,7 @@ describe('OpenAPI document', () => {
           for (const media of Object.values(response.content ?? {})) assert.doesNotThrow(() => schemaAjv.compile(resolve(media.schema)), label);
         }
         for (const media of Object.values(operation.requestBody?.content ?? {})) assert.doesNotThrow(() => schemaAjv.compile(resolve(media.schema)), label);
-        const isPublic = ['get /healthz', 'get /readyz', 'post /webhook'].includes(label);
+        const isPublic = ['get /healthz', 'get /health', 'get /readyz', 'post /webhook'].includes(label);
         assert.equal(Boolean(operation.security?.length), !isPublic, `${label} ${isPublic ? 'is public' : 'declares bearer auth'}`);
       }
     }

@@ -7,6 +7,7 @@ import type { Logger } from '../core/index.ts';
 import { assertAuthorized, type ApiAuth } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
+import { redocRoute } from './redoc-route.ts';
 import { eventRoutes } from './event-routes.ts';
 import { healthRoutes, statusRoutes } from './health-routes.ts';
 import { sendError, toErrorResponse } from './http-errors.ts';
@@ -47,7 +48,7 @@ export interface ApiServerOptions {
 }
 
 /** Path prefixes that are public besides routes marked `public` (Swagger UI's own assets). */
-const PUBLIC_PREFIXES = ['/docs'];
+const PUBLIC_PREFIXES = ['/docs', '/redoc'];
 
 /**
  * The HTTP server: schema-first routes as encapsulated plugins (one per group), the OpenAPI
@@ -95,7 +96,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     await app.register(cors, { origin: [...options.corsOrigins], methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'last-event-id'], maxAge: 600 });
   }
   app.addHook('onRequest', async (request) => {
-    if (request.method === 'OPTIONS' || isPublic(request)) return;
+    // An unknown route is a 404 for everyone (the route list is public in /docs anyway): a typo must not read as a bad token.
+    if (request.method === 'OPTIONS' || isPublic(request) || request.is404) return;
     assertAuthorized(request, options.auth);
   });
 
@@ -117,6 +119,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     });
     await app.register(dashboardRoutes);
     await app.register(swaggerUi, { routePrefix: '/docs' });
+    await app.register(redocRoute);
   }
   return app;
 }

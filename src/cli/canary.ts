@@ -21,7 +21,7 @@ export async function advanceCanary(runtime: Runtime, input: RepoCommandInput) {
 
 /** Registers `jitpool canary status` and `jitpool canary advance`. */
 export function registerCanaryCommand(program: Command): void {
-  const canary = program.command('canary').description('Canary rollout of trusted routing (seed 001 §6): stages of 1, 10, 25 trusted PRs, then all.');
+  const canary = program.command('canary').description('Canary rollout of trusted routing: stages of 1, 10, 25 trusted PRs, then all, advanced only while no rollback trigger holds.');
   withRepoOptions(canary.command('status').description('Show the stage, its budget and whether routing is held.')).action(handled(async (opts: RepoCommandOptions) => {
     const status = await withRuntime(opts, async (runtime, { owner, repo }) => runtime.guard.canary.status(owner, repo));
     output(opts, status, () => describe(status));

@@ -1,7 +1,8 @@
 import pino from 'pino';
-import { Option } from 'commander';
 import { loadConfig } from '../config/index.ts';
-import { createLogger, describeError, isJitpoolError, type Logger } from '../core/index.ts';
+import { InvalidArgumentError, Option } from 'commander';
+import { createLogger, type Logger } from '../core/index.ts';
+import { reportFailure } from './cli-errors.ts';
 import { startRuntime, type Runtime } from './runtime.ts';
 
 /** `-c FILE`, defaulting to $JITPOOL_CONFIG, then `jitpool.yaml`. */
@@ -21,17 +22,15 @@ export async function openCommandRuntime(configFile: string, logLevel = 'warn'):
 }
 
 /**
- * Runs a command's body: its result is the exit status; a JitpoolError is printed as
- * `error: CODE: message` (or `{"ok":false,"code","message"}` with `--json`) and exits 2.
+ * Runs a command's body: its result is the exit status; a thrown error is printed the one way
+ * (`jitpool: CODE: message — fix`, or `{"ok":false,"code","message"}` with `--json`) with the
+ * exit status of its code (see cli-errors.ts).
  */
 export async function runCommand(asJson: boolean, body: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await body();
   } catch (err) {
-    const code = isJitpoolError(err) ? err.code : 'JP_INTERNAL';
-    if (asJson) process.stdout.write(`${JSON.stringify({ ok: false, code, message: describeError(err) })}\n`);
-    else process.stderr.write(`error: ${describeError(err)}\n`);
-    process.exitCode = 2;
+    process.exitCode = reportFailure(err, { json: asJson });
   }
 }
 
@@ -39,7 +38,7 @@ export async function runCommand(asJson: boolean, body: () => Promise<number>): 
 export function nonNegativeInt(flag: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new Error(`${flag} must be a whole number >= 0, got ${JSON.stringify(value)}`);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${flag} must be a whole number >= 0, got ${JSON.stringify(value)}`);
     return n;
   };
 }

@@ -112,6 +112,45 @@ describe('jitpool install-service', () => {
     assert.deepEqual(ours, [], `${verify.stdout}\n${verify.stderr}`);
     assert.equal(verify.status, 0, verify.stderr);
   });
+
+  it('checks the config first, prints by default, installs only with --write', async (t) => {
+    const { dir, file } = tempConfig(t);
+    const unitDir = join(dir, 'units');
+    // No config: one error line, nothing written (it used to write a unit pointing at nothing).
+    const missing = await run(['install-service', '-c', join(dir, 'absent.yaml'), '--unit-dir', unitDir, '--write']);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /^jitpool: JP_CONFIG_NOT_FOUND: /);
+    writeFileSync(join(dir, 'bad.yaml'), 'pools: 3\n');
+    assert.equal((await run(['install-service', '-c', join(dir, 'bad.yaml'), '--unit-dir', unitDir, '--write'])).status, 2);
+    assert.throws(() => readFileSync(join(unitDir, 'jitpool.service')), /ENOENT/);
+
+    const printed = await run(['install-service', '-c', file, '--unit-dir', unitDir]);
+    assert.equal(printed.status, 0, printed.stderr);
+    assert.match(printed.stdout, /^WantedBy=multi-user\.target$/m);
+    assert.match(printed.stderr, /nothing written; to install: the same command with --write/);
+    assert.match(printed.stderr, /runs jitpool as root; --run-as USER/);
+    assert.throws(() => readFileSync(join(unitDir, 'jitpool.service')), /ENOENT/);
+
+    const written = await run(['install-service', '-c', file, '--unit-dir', unitDir, '--run-as', 'daemon', '--write']);
+    assert.equal(written.status, 0, written.stderr);
+    assert.match(readFileSync(join(unitDir, 'jitpool.service'), 'utf8'), /^User=daemon$/m);
+    assert.match(written.stdout, /^next: systemctl daemon-reload && systemctl enable --now jitpool\.service$/m);
+  });
+
+  it('--user renders a user unit (no User=, default.target, systemctl --user)', async (t) => {
+    const { dir, file } = tempConfig(t);
+    const res = await run(['install-service', '-c', file, '--user', '--json'], { XDG_CONFIG_HOME: join(dir, 'xdg') });
+    assert.equal(res.status, 0, res.stderr);
+    const out = JSON.parse(res.stdout) as { dryRun: boolean; scope: string; next: string[]; units: Array<{ path: string; content: string }> };
+    assert.deepEqual([out.dryRun, out.scope], [true, 'user']);
+    assert.equal(out.units[0]!.path, join(dir, 'xdg', 'systemd', 'user', 'jitpool.service'));
+    assert.match(out.units[0]!.content, /^WantedBy=default\.target$/m);
+    assert.doesNotMatch(out.units[0]!.content, /^User=|network-online/m);
+    assert.match(out.next[0]!, /^systemctl --user daemon-reload/);
+    const both = await run(['install-service', '-c', file, '--user', '--run-as', 'daemon', '--json']);
+    assert.equal(both.status, 2);
+    assert.equal(JSON.parse(both.stdout).code, 'JP_INPUT_INVALID');
+  });
 });
 
 describe('jitpool reconcile --once, cleanup, report', () => {

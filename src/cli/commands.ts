@@ -22,6 +22,7 @@ import { registerCanaryCommand } from './canary.ts';
 import { registerGuardCommand } from './guard.ts';
 import { registerRecoverCommand } from './recover.ts';
 import { registerRouteCommand } from './route.ts';
+import { registerSimCommand } from './sim.ts';
 
 /** Every subcommand's registration, in one list so `--help` shows them all. */
 export function registerCommands(program: Command): void {
@@ -38,7 +39,7 @@ export function registerCommands(program: Command): void {
   registerUpCommand(program);
   registerJitConfigCommand(program);
 
-  const runner = program.command('runner').description('One-shot runners and base-runner repair (seed 000 ephem_runner, seed 001 §4.1).');
+  const runner = program.command('runner').description('One-shot runners: run one ephemeral runner in the foreground, or repair a long-lived base runner\'s registration.');
   registerRunnerOnceCommand(runner);
   registerRunnerRepairCommand(runner);
 
@@ -46,7 +47,7 @@ export function registerCommands(program: Command): void {
   registerLabelsPreflightCommand(labels);
   registerLabelsLintCommand(labels);
 
-  const app = program.command('app').description('GitHub App helpers: check the key, find the installation, mint tokens (seed 001 §1).');
+  const app = program.command('app').description('GitHub App helpers: check the App id and private key, find the installation id, mint installation tokens.');
   registerAppCheckCommand(app);
   registerAppInstallationIdCommand(app);
   registerAppTokenCommand(app);
@@ -54,4 +55,5 @@ export function registerCommands(program: Command): void {
   registerGuardCommand(program);
   registerCanaryCommand(program);
   registerRecoverCommand(program);
+  registerSimCommand(program);
 }

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { checkConfig, configJsonSchema, formatProblem, readConfigFile, type ConfigProblem } from '../config/index.ts';
 import { isJitpoolError } from '../core/index.ts';
+import { EXIT, reportFailure } from './cli-errors.ts';
 
 /** `-c FILE`, defaulting to $JITPOOL_CONFIG, then `jitpool.yaml`. */
 function configOption(): Option {
@@ -57,9 +58,10 @@ function runCheck(file: string, asJson: boolean): number {
     text = readConfigFile(file);
   } catch (err) {
     if (!isJitpoolError(err)) throw err;
+    // The problem list's shape under --json; the one error line (cli-errors.ts) for a person.
     if (asJson) report(true, false, [{ path: '', message: err.message }], file);
-    else process.stderr.write(`${err.message}\n`);
-    return 2;
+    else return reportFailure(err);
+    return EXIT.ERROR;
   }
   const result = checkConfig(text, file, process.env);
   if (result.ok) {

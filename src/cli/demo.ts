@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { configSchema, type Config } from '../config/index.ts';
-import { JitpoolError, createLogger, describeError, isJitpoolError, percentile, round, shortId } from '../core/index.ts';
-import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, generateWorkload, parseFaultSpec, probeDocker, startSimulator, type FaultSpec, type SimJob } from '../sim/index.ts';
+import { JitpoolError, createLogger, isJitpoolError, percentile, round, shortId } from '../core/index.ts';
+import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, generateWorkload, parseFaultSpec, probeDocker, startSimulator, type FaultCounts, type FaultSpec, type SimJob } from '../sim/index.ts';
 import type { ApiCallStats } from '../github/index.ts';
 import type { SandboxKind } from '../providers/index.ts';
 import { startRuntime } from './runtime.ts';
@@ -16,8 +17,13 @@ import { startRuntime } from './runtime.ts';
 export interface DemoOptions {
   jobs: number;
   seed: number;
-  /** Receives a one-line progress summary a few times a second (TTY output). */
+  /** Receives a one-line progress summary a few times a second (TTY output), and once more when the workload is done. */
   onProgress?: (line: string) => void;
+  /**
+   * Runs before every log line (stderr): the CLI clears its live progress line there, so a
+   * warning starts on a line of its own instead of being appended to the progress.
+   */
+  beforeLog?: () => void;
   /** @default 'warn' */
   logLevel?: string;
   /** Keep the state directory (printed in the report). */
@@ -87,6 +93,16 @@ export interface DemoReport {
   /** Runners launched per submitted job (1 is one runner per job; more means extra runners). */
   launchesPerJob: number;
   rateLimit: { remainingMin: number };
+  /** The workload's seed: the same seed, the same workload. */
+  seed: number;
+  /** From the first job submitted to the last one done (or the timeout). */
+  durationMs: number;
+  /** What the simulator injected (`--faults`, `--drop-webhooks`): dropped/duplicated/reordered/delayed deliveries, 5xx, 429, runners that never booted or died. */
+  faults: FaultCounts;
+  /** Webhook deliveries the simulator sent and that failed at jitpool's end (`isEnabled` false with `--poll-only`). */
+  webhooks: { sent: number; failed: number; isEnabled: boolean };
+  /** The state directory, kept with `--keep-state` (SQLite store, runner directories). */
+  stateDir?: string;
 }
 
 /** The fake runner: obeys the real runner's contract (JIT config from ACTIONS_RUNNER_INPUT_JITCONFIG). */
@@ -176,11 +192,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const providerKind = options.provider ?? 'process';
   const { simHost, controllerId } = await prepareProvider(providerKind);
   const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-demo-'));
+  const beforeLog = options.beforeLog;
+  const stderrLine = beforeLog
+    ? new Writable({ write: (chunk: Buffer | string, _encoding, done) => { beforeLog(); process.stderr.write(chunk, () => done()); } })
+    : undefined;
   const logger = createLogger({
     level: options.logLevel ?? 'warn',
     pretty: process.stderr.isTTY === true,
     prettyFd: 2,
-    destination: pino.destination({ fd: 2, sync: false }),
+    prettyDestination: stderrLine,
+    destination: stderrLine ?? pino.destination({ fd: 2, sync: false }),
   });
   const sim = await startSimulator({ host: simHost, offlineAfterMs: 5000, seed: options.seed, faults: demoFaults(options) });
   for (const repo of REPOS) sim.setWorkflowFile(ORG, repo, '.github/workflows/ci.yml', DEMO_WORKFLOW);
@@ -225,13 +246,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
     spanMs: Math.min(25_000, options.jobs * 120), minDurationMs: 200, maxDurationMs: 3000,
   });
   const started = performance.now();
-  const progress = setInterval(() => {
+  const showProgress = () => {
     const jobs = sim.jobs();
-    const done = jobs.filter((j) => j.status === 'completed').length;
-    const running = jobs.filter((j) => j.status === 'in_progress').length;
+    const count = (status: SimJob['status']) => jobs.filter((j) => j.status === status).length;
     const alive = runtime.store.listLiveRunners().length;
-    options.onProgress?.(`${((performance.now() - started) / 1000).toFixed(1)}s  submitted ${jobs.length}/${workload.length}  running ${running}  done ${done}  runners alive ${alive}`);
-  }, 250);
+    options.onProgress?.(`${((performance.now() - started) / 1000).toFixed(1)}s  submitted ${jobs.length}/${workload.length}  queued ${count('queued')}  running ${count('in_progress')}  done ${count('completed')}  runners alive ${alive}`);
+  };
+  const progress = setInterval(showProgress, 250);
   const timers = workload.map((item) =>
     setTimeout(() => {
       const job = sim.queueJob({ owner: item.owner, repo: item.repo, labels: item.labels, durationMs: item.durationMs, name: item.name });
@@ -244,6 +265,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
     for (const timer of timers) clearTimeout(timer);
     clearInterval(progress);
   }
+  // The last line shows the end state (a tick 250 ms earlier may have missed the last job).
+  showProgress();
+  const durationMs = Math.round(performance.now() - started);
   const stillAlive = await runtime.controller.drain(30_000);
   if (stillAlive > 0) logger.warn({ component: 'demo', stillAlive }, 'runners still alive after drain');
   const apiCalls = runtime.github.stats();
@@ -258,12 +282,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   const runners = {
     launched, leaked: leakedCompute + leakedRegistrations, lost: runtime.store.countRunnersThatReached('lost'), busyKilled: simStats.busyRunnersKilled + simStats.busyRunnersDeleted,
   };
-  const report = {
+  const report: DemoReport = {
     provider: providerKind, intake: options.intake ?? 'webhook', sandbox: providerKind === 'process' ? (options.sandbox ?? 'bwrap') : null, controllerId,
+    seed: options.seed, durationMs,
     ...summarize(jobs, waits, apiCalls, runners, simStats.rateLimit.remainingMin),
     actionsServiceCallsPerJob: round(jobs.length === 0 ? 0 : simStats.actionsService.total / jobs.length, 2),
     actionsServiceCalls: simStats.actionsService,
     launchesPerJob: round(jobs.length === 0 ? 0 : launched / jobs.length, 2),
+    faults: { ...simStats.faults },
+    webhooks: { sent: simStats.webhooks.sent, failed: simStats.webhooks.failed, isEnabled: !options.pollOnly },
+    ...(options.keepState ? { stateDir } : {}),
   };
   if (serve) {
     serve.onReport?.(report);
@@ -272,12 +300,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
   await runtime.stop(10_000);
   await sim.close();
   if (!options.keepState) rmSync(stateDir, { recursive: true, force: true });
-  return { ...report, ...(options.keepState ? { stateDir } : {}) };
+  return report;
 }
 
-function summarize(
-  jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, runners: DemoReport['runners'], remainingMin: number,
-): Omit<DemoReport, 'provider' | 'intake' | 'sandbox' | 'controllerId' | 'actionsServiceCallsPerJob' | 'actionsServiceCalls' | 'launchesPerJob'> {
+function summarize(jobs: SimJob[], waits: Map<number, number>, apiCalls: ApiCallStats, runners: DemoReport['runners'], remainingMin: number): Pick<DemoReport, 'jobs' | 'runners' | 'queueWaitMs' | 'apiCallsPerJob' | 'apiCalls' | 'rateLimit'> {
   const completed = jobs.filter((j) => j.status === 'completed').length;
   const waitValues = [...waits.values()];
   return {
@@ -347,13 +373,15 @@ export function registerDemoCommand(program: Command): void {
           faults: opts.faults,
           sandbox: opts.sandbox ? 'bwrap' : 'none',
           onProgress: tty && !serve ? (line) => process.stdout.write(`\r\x1b[2K${line}`) : undefined,
+          // A log line (stderr, same terminal) first clears the progress line; the next tick redraws it.
+          beforeLog: tty && !serve ? () => process.stdout.write('\r\x1b[2K') : undefined,
           serve,
         });
       } catch (err) {
-        const hint = isJitpoolError(err, 'JP_SANDBOX_UNAVAILABLE') ? ' (for the demo: --no-sandbox)' : '';
-        process.stderr.write(`jitpool demo: ${describeError(err)}${hint}\n`);
-        process.exitCode = 2;
-        return;
+        if (isJitpoolError(err, 'JP_SANDBOX_UNAVAILABLE')) {
+          throw new JitpoolError(err.code, err.message, { cause: err, fix: 'for the demo: `jitpool demo --no-sandbox`' });
+        }
+        throw err;
       }
       if (!serve) {
         if (tty) process.stdout.write('\n');
@@ -414,11 +442,18 @@ function printReport(report: DemoReport, json: boolean): void {
     return;
   }
   console.log(`provider  ${report.provider}${report.sandbox ? ` (sandbox: ${report.sandbox})` : ''}, intake ${report.intake}`);
+  console.log(`workload  seed ${report.seed}, ${(report.durationMs / 1000).toFixed(1)} s from the first job submitted to the last one done`);
   console.log(`jobs      submitted ${report.jobs.submitted}, completed ${report.jobs.completed} (succeeded ${report.jobs.succeeded}, failed ${report.jobs.failed}), lost ${report.jobs.lost}`);
   console.log(`runners   launched ${report.runners.launched} (${report.launchesPerJob} per job), leaked ${report.runners.leaked}, ended lost ${report.runners.lost}, killed while busy ${report.runners.busyKilled}`);
   console.log(`queue     p50 ${report.queueWaitMs.p50} ms, p95 ${report.queueWaitMs.p95} ms, max ${report.queueWaitMs.max} ms`);
   console.log(`API       ${report.apiCallsPerJob} REST calls per job (${report.apiCalls.total} in all, ${report.apiCalls.notModified} answered 304), rate limit left at least ${report.rateLimit.remainingMin}`);
   if (report.intake === 'scale-set') console.log(`Actions   ${report.actionsServiceCallsPerJob} Actions-service calls per job (${report.actionsServiceCalls.total} in all: sessions, long polls, deletes, acquires, JIT configs)`);
+  console.log(`webhooks  ${report.webhooks.isEnabled ? `${report.webhooks.sent} delivered, ${report.webhooks.failed} refused or failed` : 'off (--poll-only): the poller found every job'}`);
+  const f = report.faults;
+  const injected = [[f.dropped, 'deliveries dropped'], [f.duplicated, 'duplicated'], [f.reordered, 'reordered'], [f.delayed, 'delayed'], [f.errors, 'API 5xx'], [f.throttled, 'API 429'], [f.noBoot, 'runners that never booted'], [f.died, 'runners killed mid-job']] as const;
+  const listed = injected.filter(([count]) => count > 0).map(([count, what]) => `${count} ${what}`);
+  console.log(`faults    ${listed.length > 0 ? `${listed.join(', ')} (injected by --faults / --drop-webhooks)` : 'none injected'}`);
+  if (report.stateDir) console.log(`state     kept in ${report.stateDir} (SQLite store: ${report.stateDir}/jitpool.sqlite; remove it when done)`);
 }
 
 /** Parses a positive integer option or throws a clear error naming the flag. */

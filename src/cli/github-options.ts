@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { createLogger, describeError, isJitpoolError, JitpoolError, assertSafeLabels, isSafeOwner, isSafeRepo, redact, registerSecret, type Logger } from '../core/index.ts';
+import { createLogger, JitpoolError, assertSafeLabels, isSafeOwner, isSafeRepo, registerSecret, type Logger } from '../core/index.ts';
+import { reportFailure } from './cli-errors.ts';
 import { appInstallationToken, assertPrivateKey, createAppClient, createGitHubClient, staticToken, type GitHubApi, type GitHubAppClient, type GitHubScope, type TokenProvider } from '../github/index.ts';
 
 /** Token variables tried in order when `--token-env` is not given (seed 000 exposes the PAT as GH_PAT). */
@@ -102,18 +103,14 @@ export function printJson(value: unknown): void {
 }
 
 /**
- * Runs a command body, turning a thrown error into exit status 2 (1 is kept for "found
- * problems") and `{ ok: false, error: { code, message } }` under `--json`.
+ * Runs a command body, turning a thrown error into the one error line (exit status 2 for an
+ * error, 1 is kept for "found problems") and `{ ok: false, error: { code, message } }` under `--json`.
  */
 export async function runCommand(asJson: boolean | undefined, body: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await body();
   } catch (err) {
-    const code = isJitpoolError(err) ? err.code : 'JP_INTERNAL';
-    const message = redact(describeError(err));
-    if (asJson) printJson({ ok: false, error: { code, message: isJitpoolError(err) ? redact(err.message) : message } });
-    else process.stderr.write(`jitpool: ${message}\n`);
-    process.exitCode = 2;
+    process.exitCode = reportFailure(err, { json: Boolean(asJson) });
   }
 }
 

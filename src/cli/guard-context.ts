@@ -1,8 +1,9 @@
 import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.ts';
-import { createLogger, describeError, isSafeOwner, isSafeRepo, JitpoolError } from '../core/index.ts';
+import { createLogger, isSafeOwner, isSafeRepo, JitpoolError } from '../core/index.ts';
 import { runActing, type Via } from './acting.ts';
+import { reportFailure } from './cli-errors.ts';
 import { startRuntime, type Runtime } from './runtime.ts';
 
 /** Options every guard-family command takes. */
@@ -77,14 +78,13 @@ export function output(opts: { json?: boolean }, value: unknown, lines: () => st
   else for (const line of lines()) console.log(line);
 }
 
-/** Wraps a command action: a failure prints one clean line (code and message, no stack) on stderr and exits 1. */
+/** Wraps a command action: a failure prints the one error line (see cli-errors.ts) and exits with its status. */
 export function handled<A extends unknown[]>(action: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await action(...args);
     } catch (err) {
-      process.stderr.write(`jitpool: ${describeError(err)}\n`);
-      process.exitCode = 1;
+      process.exitCode = reportFailure(err);
     }
   };
 }

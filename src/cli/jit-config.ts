@@ -29,7 +29,7 @@ export function scopeFromFlags(scope: string, owner: string | undefined, repo: s
 export function registerJitConfigCommand(program: Command): void {
   const command = program
     .command('jit-config')
-    .description('Register a JIT runner and write its one-time configuration to a 0600 file (seed 001 request_jit_config).')
+    .description('Register a just-in-time (JIT) runner with GitHub and write its one-time configuration to a 0600 file, for a runner you start yourself.')
     .option('--scope <scope>', 'repo or org', 'repo')
     .option('--owner <owner>', 'repository owner or organisation')
     .option('--repo <repo>', 'repository (with --scope repo)')

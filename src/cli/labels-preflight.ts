@@ -13,7 +13,7 @@ interface PreflightFlags extends GitHubFlags {
 export function registerLabelsPreflightCommand(labels: Command): void {
   const command = labels
     .command('preflight')
-    .description("Print the minimal label set a runner needs to take every queued job of a branch (seed 000's preflight).")
+    .description('Print the minimal label set a runner needs to take every queued job of a branch (check labels before starting a runner).')
     .option('--owner <owner>', 'repository owner')
     .option('--repo <repo>', 'repository name')
     .option('--branch <branch>', 'only jobs of runs on this branch (default: every branch)')

@@ -106,7 +106,7 @@ configured minIdle/max apply again only after a new \`pool scale\`.
 
 Exit status: 0 applied, 2 error (unknown pool, min > max, bad number).
 
-Examples (seed 001 §9.1: keep floor 1, allow up to 4, scale now to 4):
+Examples (keep at least 1 runner, allow up to 4, scale to 4 now):
   $ jitpool pool scale app-linux --min 1 --max 4 --target 4
   $ jitpool pool scale app-linux --min 1 --max 4 --target 4 \\
       --inventory-out /tmp/runner-pool-inventory.json --status-out /tmp/runner-pool-status.json`)

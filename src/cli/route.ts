@@ -46,7 +46,7 @@ export function registerRouteCommand(program: Command): void {
       if (v !== 'true' && v !== 'false') throw new InvalidArgumentError('--variable must be true or false');
       return v;
     }, 'true')
-    .option('--policy <file>', 'routing policy (YAML or JSON, the fields of docs/routing.md); default: seed 002')
+    .option('--policy <file>', 'routing policy (YAML or JSON, the fields of docs/routing.md); default: the built-in policy of docs/routing.md (pull requests from members of the same repository, not forks or bots)')
     .addHelpText('after', '\nExample:\n  jitpool route --event "$GITHUB_EVENT_PATH" --event-name pull_request --variable true\n')
     .action(handled((opts: RouteCommandOptions) => {
       process.stdout.write(`${JSON.stringify(routeFromFiles(opts))}\n`);

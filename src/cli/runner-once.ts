@@ -148,14 +148,19 @@ async function removeLeftover(github: GitHubApi, scope: { kind: 'repo'; owner: s
 export function addRunnerPackageOptions(command: Command): Command {
   return command
     .option('--runner-version <x.y.z>', `actions runner version (GitHub refuses < 2.329.0)`, DEFAULT_RUNNER_VERSION)
-    .addOption(new Option('--runner-sha256 <hex>', 'SHA-256 of the runner archive, from the release notes').env('CODEX_RUNNER_SHA256'))
+    .addOption(new Option('--runner-sha256 <hex>', `SHA-256 of the runner archive (default: the published digest, shipped for ${DEFAULT_RUNNER_VERSION}; CODEX_RUNNER_SHA256 also works)`).env('JITPOOL_RUNNER_SHA256'))
     .addOption(new Option('--runner-url-template <url>', 'download URL with {version} {os} {arch} (mirrors)').env('JITPOOL_RUNNER_URL_TEMPLATE'))
     .addOption(new Option('--cache-dir <dir>', 'runner package cache').env('JITPOOL_RUNNER_CACHE_DIR'));
 }
 
+/** `--runner-sha256`, else JITPOOL_RUNNER_SHA256 (commander reads it), else the seed's name CODEX_RUNNER_SHA256; undefined means the published digest. */
+export function runnerSha256Flag(value: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return value || env.CODEX_RUNNER_SHA256 || undefined;
+}
+
 /** The package spec from {@link addRunnerPackageOptions}' flags. */
 export function packageSpecFromFlags(opts: { runnerVersion: string; runnerSha256?: string; runnerUrlTemplate?: string; cacheDir?: string }): RunnerPackageSpec {
-  return { version: opts.runnerVersion, sha256: opts.runnerSha256 ?? '', urlTemplate: opts.runnerUrlTemplate, cacheDir: opts.cacheDir };
+  return { version: opts.runnerVersion, sha256: runnerSha256Flag(opts.runnerSha256), urlTemplate: opts.runnerUrlTemplate, cacheDir: opts.cacheDir };
 }
 
 interface OnceFlags extends GitHubFlags {

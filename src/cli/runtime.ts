@@ -112,6 +112,7 @@ export function buildPools(config: Config, logger: Logger, overrides?: ReadonlyM
     scope: pool.scope,
     runnerGroupId: pool.runnerGroupId,
     minIdle: pool.minIdle,
+    warmSchedule: pool.warmSchedule,
     max: pool.max,
     bootTimeoutMs: pool.bootTimeoutSeconds * 1000,
     jobTimeoutMs: pool.jobTimeoutSeconds * 1000,
@@ -230,7 +231,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     onReconcile: (result) => metrics.observeReconcile(result),
     scaleSetDemand: scaleSets ? () => scaleSets.demand() : undefined,
   });
-  const metrics = new ApiMetrics({ store, github, githubSync: () => controller.githubSync });
+  const metrics = new ApiMetrics({ store, github, githubSync: () => controller.githubSync, pools: () => controller.effectivePools() });
   const readiness = new Readiness({ store, providers, isWebhookEnabled: config.webhook.enabled, clock });
   const accessMonitor = new AccessMonitor({ store, access, logger, onChange: () => controller.kick('runner-group access') });
   const retention = new RetentionTimer(store, { retentionMs: config.store.retentionDays * DAY_MS, clock, intervalMs: RETENTION_INTERVAL_MS, logger });

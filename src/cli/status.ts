@@ -71,7 +71,7 @@ export function formatStatus(report: StatusReport): string {
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description("Compare the store, the provider and GitHub side by side, mismatches marked (seed 004's runner-status).")
+    .description('Compare the store, the provider and GitHub side by side, mismatches marked.')
     .addOption(configOption())
     .option('--strict', 'also fail when GitHub reports a runner offline that the store has online')
     .option('--json', 'print the comparison as one JSON object')

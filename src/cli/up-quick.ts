@@ -1,6 +1,7 @@
 import { configSchema, type Config } from '../config/index.ts';
 import { JitpoolError, isSafeOwner, isSafeRepo } from '../core/index.ts';
 import { DEFAULT_TOKEN_ENVS, parseLabelList } from './github-options.ts';
+import { runnerSha256Flag } from './runner-once.ts';
 
 /**
  * Config-less quick mode of `jitpool up` (seed 000's `ephem_autoscaler.sh`): one pool built from
@@ -46,7 +47,7 @@ export function quickConfig(flags: QuickFlags): Config {
   const labels = parseLabelList(flags.labels ?? 'self-hosted,linux,x64', '--labels');
   const provider = flags.runnerCommand
     ? { kind: 'process' as const, command: parseCommand(flags.runnerCommand) }
-    : { kind: 'process' as const, runner: { version: flags.runnerVersion, sha256: requireDigest(flags.runnerSha256), ...(flags.runnerUrlTemplate ? { urlTemplate: flags.runnerUrlTemplate } : {}), ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}) } };
+    : { kind: 'process' as const, runner: { version: flags.runnerVersion, ...(runnerSha256Flag(flags.runnerSha256) ? { sha256: runnerSha256Flag(flags.runnerSha256) } : {}), ...(flags.runnerUrlTemplate ? { urlTemplate: flags.runnerUrlTemplate } : {}), ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}) } };
   const webhookEnabled = flags.webhookSecretEnv !== undefined;
   const parsed = configSchema.safeParse({
     controllerId: flags.controllerId,
@@ -76,9 +77,4 @@ function parseCommand(value: string): string[] {
     // fall through
   }
   throw new JitpoolError('JP_INPUT_INVALID', '--runner-command: a path, or a JSON array of strings');
-}
-
-function requireDigest(sha256: string | undefined): string {
-  if (!sha256) throw new JitpoolError('JP_INPUT_INVALID', '--runner-sha256 (or CODEX_RUNNER_SHA256) is required unless --runner-command is given');
-  return sha256;
 }

@@ -1,18 +1,11 @@
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
-import { createLogger, describeError, isJitpoolError, type ErrorCode } from '../core/index.ts';
+import { createLogger, describeError } from '../core/index.ts';
 import { positiveInteger } from './github-options.ts';
 import { addRunnerPackageOptions } from './runner-once.ts';
 import { adminCommandRunner } from './admin-commands.ts';
 import { startRuntime, type Runtime } from './runtime.ts';
 import { quickConfig, type QuickFlags } from './up-quick.ts';
-
-/**
- * Exit statuses of a start that failed for a reason a restart cannot fix. 78 (EX_CONFIG) for a
- * damaged store: the generated systemd unit does not restart on it (RestartPreventExitStatus),
- * so a damaged database is reported once instead of crash-looping.
- */
-const STARTUP_EXIT_CODE: Partial<Record<ErrorCode, number>> = { JP_STORE_CORRUPT: 78 };
 
 /** Registers `jitpool up`: the always-on supervisor (the default mode). */
 export function registerUpCommand(program: Command): void {
@@ -26,7 +19,7 @@ export function registerUpCommand(program: Command): void {
     .option('--repo <owner/repo>', 'quick mode: serve this repository with one pool built from flags (no config file)')
     .option('--labels <a,b>', 'quick mode: runner labels', 'self-hosted,linux,x64')
     .option('--max <n>', 'quick mode: most runners at once', (v) => positiveInteger(v, '--max'))
-    .option('--scale-from-queue', 'quick mode: scale with the queue, bounded by --cap (jitpool always does; kept for the seed)')
+    .option('--scale-from-queue', 'quick mode: scale with the queue, bounded by --cap (jitpool always scales with the queue; the flag only enables --cap)')
     .option('--cap <n>', 'quick mode: the bound with --scale-from-queue', (v) => positiveInteger(v, '--cap'))
     .option('--min-idle <n>', 'quick mode: idle runners kept warm', (v) => Number.parseInt(v, 10))
     .option('--poll <seconds>', 'quick mode: read the queue from GitHub this often (webhook-less mode)', (v) => positiveInteger(v, '--poll'))
@@ -48,20 +41,19 @@ bound the pool at N runners.
 
 Examples:
   $ jitpool up -c /etc/jitpool/jitpool.yaml
-  $ GH_PAT=... CODEX_RUNNER_SHA256=... jitpool up --repo acme/app --labels self-hosted,linux,x64 --max 2 --poll 10
-  $ GH_PAT=... CODEX_RUNNER_SHA256=... jitpool up --repo acme/app --scale-from-queue --cap 4`,
+  $ GH_PAT=... jitpool up --repo acme/app --labels self-hosted,linux,x64 --max 2 --poll 10
+  $ GH_PAT=... jitpool up --repo acme/app --scale-from-queue --cap 4
+  $ GH_PAT=... JITPOOL_RUNNER_SHA256=<digest> jitpool up --repo acme/app --runner-version 2.331.0 --max 2
+
+The runner package is verified against the SHA-256 GitHub published for it; jitpool ships the
+digests of its pinned version (linux x64, arm64). For another version, --runner-sha256 or
+JITPOOL_RUNNER_SHA256 (or CODEX_RUNNER_SHA256) gives it.`,
     );
   addRunnerPackageOptions(command);
   command.action(async (opts: { config: string; drain?: boolean; shutdownTimeout: string } & Partial<QuickFlags>) => {
       const isQuick = opts.repo !== undefined;
-      let config;
-      try {
-        config = isQuick ? quickConfig(opts as QuickFlags) : loadConfig(opts.config);
-      } catch (err) {
-        process.stderr.write(`jitpool up: ${describeError(err)}\n`);
-        process.exitCode = 2;
-        return;
-      }
+      // A bad config or flag is thrown to the one error handler (cli-errors.ts): one line, exit 2.
+      const config = isQuick ? quickConfig(opts as QuickFlags) : loadConfig(opts.config);
       const logger = createLogger({ level: config.log.level, pretty: process.stdout.isTTY === true });
       let runtime: Runtime;
       try {
@@ -74,11 +66,11 @@ Examples:
           },
         });
       } catch (err) {
-        // One line an operator can act on (a held lease names its holder, a damaged store names its file and `jitpool store rebuild`), no stack trace.
-        process.stderr.write(`jitpool up: ${describeError(err)}\n`);
+        // One line an operator can act on (a held lease names its holder, a damaged store names
+        // its file and `jitpool store rebuild`), no stack trace; a damaged store exits 78
+        // (EX_CONFIG), which the generated systemd unit does not restart on (cli-errors.ts).
         logger.flush();
-        process.exitCode = isJitpoolError(err) ? STARTUP_EXIT_CODE[err.code] ?? 2 : 1;
-        return;
+        throw err;
       }
       const timeoutMs = Math.max(1, Number(opts.shutdownTimeout) || 30) * 1000;
       let stopping = false;

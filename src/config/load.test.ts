@@ -210,3 +210,73 @@ test('loadConfig: JP_CONFIG_NOT_FOUND for a missing file, JP_CONFIG_INVALID list
   assert.equal(config.api.port, 0);
   assert.equal(config.store.stateDir, join(dir, '.state'));
 });
+
+test('runner.sha256 may be left out (the published digest is used); the all-zero placeholder is refused', () => {
+  const withRunner = (digestLine: string) => `pools:
+  - name: linux
+    scope: { kind: repo, owner: acme, repo: app }
+    labels: [self-hosted, linux]
+    provider:
+      kind: process
+      runner:
+        version: 2.330.0
+${digestLine}`;
+  assert.equal(checkConfig(withRunner(''), '/etc/jitpool/jitpool.yaml').ok, true);
+  const problem = byPath(problemsOf(withRunner(`        sha256: "${'0'.repeat(64)}"\n`)), 'pools[0].provider.runner.sha256');
+  assert.match(problem.message, /placeholder/);
+  assert.equal(problem.line, 9);
+});
+
+test('a misspelt field gets "did you mean", and the missing field it stands for is not reported again', () => {
+  const problems = problemsOf(`controlerId: x
+pools:
+  - name: linux
+    scope: { kind: org, orgg: acme }
+    lables: [self-hosted, linux]
+    provider: { kind: process, comand: [/bin/true] }
+    maxx: 4
+  - name: other
+    scope: { kind: org, org: acme }
+    labels: [self-hosted, gpu]
+    provider: { kind: dockr, image: x }
+`);
+  assert.deepEqual(problems.map((p) => [p.path, p.message]), [
+    ['controlerId', 'unknown field "controlerId"; did you mean "controllerId"?'],
+    ['pools[0].scope.orgg', 'unknown field "orgg"; did you mean "org"?'],
+    ['pools[0].lables', 'unknown field "lables"; did you mean "labels"?'],
+    ['pools[0].provider.comand', 'unknown field "comand"; did you mean "command"?'],
+    ['pools[0].maxx', 'unknown field "maxx"; did you mean "max"?'],
+    ['pools[1].provider.kind', '"dockr" is not one of "process", "docker"; did you mean "docker"?'],
+  ]);
+  // Nothing close: no guess, and the missing field is still reported.
+  const far = problemsOf(MINIMAL.replace('labels: [self-hosted, linux]', 'zzzzzz: [self-hosted, linux]'));
+  assert.equal(byPath(far, 'pools[0].zzzzzz').message, 'unknown field "zzzzzz"');
+  assert.match(byPath(far, 'pools[0].labels').message, /required field is missing/);
+});
+
+test('config surprises are refused: duplicate labels, equal label sets up to case, a webhook path on an API route, the admin API on the same port', () => {
+  const pool = (name: string, labels: string) => `  - { name: ${name}, scope: { kind: org, org: acme }, labels: [${labels}], provider: { kind: process, command: [/bin/true] } }\n`;
+  const problems = problemsOf(`webhook: { path: /api/v1/hook }
+api: { host: 0.0.0.0, port: 8080, admin: { host: 127.0.0.1, port: 8080 } }
+pools:
+${pool('linux', 'self-hosted, linux, Linux')}${pool('linux-2', 'Self-Hosted, LINUX')}${pool('gpu', 'self-hosted, gpu')}`);
+  assert.deepEqual(problems.map((p) => p.path), ['webhook.path', 'api.admin.port', 'pools[0].labels[2]', 'pools[1].labels']);
+  assert.match(byPath(problems, 'webhook.path').message, /the API route \/api/);
+  assert.match(byPath(problems, 'pools[0].labels[2]').message, /duplicate label "Linux"/);
+  assert.match(byPath(problems, 'pools[1].labels').message, /pool "linux"/);
+  // The same labels in another scope, or another runner group, are fine; so is a separate admin port.
+  assert.equal(checkConfig(`api: { port: 8080, admin: { host: 127.0.0.1, port: 9090 } }
+pools:
+${pool('a', 'self-hosted, linux')}  - { name: b, scope: { kind: org, org: other }, labels: [self-hosted, linux], provider: { kind: process, command: [/bin/true] } }
+  - { name: c, scope: { kind: org, org: acme }, runnerGroupId: 2, labels: [self-hosted, linux], provider: { kind: process, command: [/bin/true] } }
+`, '/etc/jitpool/jitpool.yaml').ok, true);
+  assert.equal(byPath(problemsOf(`webhook: { path: / }\n${`pools:\n${pool('a', 'x')}`}`), 'webhook.path').message, '"/" is the dashboard; use a path of its own, e.g. /webhook');
+});
+
+test('warmSchedule: windows are validated (time, time zone, minIdle within max)', () => {
+  const withSchedule = (window: string) => MINIMAL.replace('    provider:', `    max: 3\n    warmSchedule:\n      - ${window}\n    provider:`);
+  assert.equal(checkConfig(withSchedule('{ days: [mon, fri], from: "08:00", to: "19:00", timeZone: Europe/Berlin, minIdle: 2 }'), '/etc/jitpool/jitpool.yaml').ok, true);
+  const problems = problemsOf(withSchedule('{ from: "8am", to: "19:00", timeZone: Mars/Olympus, minIdle: 9 }'));
+  assert.match(byPath(problems, 'pools[0].warmSchedule[0].from').message, /HH:MM/);
+  assert.match(byPath(problems, 'pools[0].warmSchedule[0].timeZone').message, /IANA time zone/);
+});

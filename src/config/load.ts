@@ -4,7 +4,9 @@ import type { z } from 'zod';
 import { JitpoolError } from '../core/index.ts';
 import { applyEnvOverrides, collectEnvOverrides, envOriginOf, type EnvOrigin } from './env-overrides.ts';
 import { formatPath, formatProblems, type ConfigProblem } from './problems.ts';
+import { configJsonSchema } from './json-schema.ts';
 import { pathProblems } from './path-safety.ts';
+import { suggestValue, withSuggestions, type UnknownField } from './suggestions.ts';
 import { resolveConfigPaths } from './resolve-paths.ts';
 import { configSchema, type Config } from './schema.ts';
 import { parseYamlSource, type YamlSource } from './yaml-source.ts';
@@ -52,7 +54,10 @@ export function checkConfig(text: string, sourceName: string, env: NodeJS.Proces
 
   const result = configSchema.safeParse(input);
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(...issueProblems(issue, input, source, origins));
+    const unknown = new Map<ConfigProblem, UnknownField>();
+    const schemaProblems: ConfigProblem[] = [];
+    for (const issue of result.error.issues) schemaProblems.push(...issueProblems(issue, input, source, origins, unknown));
+    problems.push(...withSuggestions(schemaProblems, unknown, inputJsonSchema(), input, formatPath));
   }
   if (problems.length > 0 || !result.success) return { ok: false, problems: sortProblems(problems) };
   const baseDir = dirname(resolve(sourceName));
@@ -108,11 +113,23 @@ export function invalidConfigError(sourceName: string, problems: readonly Config
 
 type Issue = z.core.$ZodIssue;
 
+let cachedJsonSchema: Record<string, unknown> | undefined;
+/** The config's JSON Schema, where "did you mean" finds the field names a path allows. */
+function inputJsonSchema(): Record<string, unknown> {
+  cachedJsonSchema ??= configJsonSchema();
+  return cachedJsonSchema;
+}
+
 /** One zod issue → problems with a path, a readable message and a position (or the env variable). */
-function issueProblems(issue: Issue, input: unknown, source: YamlSource, origins: readonly EnvOrigin[]): ConfigProblem[] {
+function issueProblems(issue: Issue, input: unknown, source: YamlSource, origins: readonly EnvOrigin[], unknown: Map<ConfigProblem, UnknownField>): ConfigProblem[] {
   // `unrecognized_keys` names several keys on the parent; report each at its own key.
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => locateProblem([...issue.path, key], `unknown field "${key}"`, source, origins, true));
+    return issue.keys.map((key) => {
+      const path = [...issue.path, key];
+      const problem = locateProblem(path, `unknown field "${key}"`, source, origins, true);
+      unknown.set(problem, { path, key });
+      return problem;
+    });
   }
   const value = valueAt(input, issue.path);
   let message = issue.message;
@@ -122,7 +139,7 @@ function issueProblems(issue: Issue, input: unknown, source: YamlSource, origins
     const options = (issue as { options?: unknown[] }).options;
     if (Array.isArray(options) && options.length > 0) {
       const expected = options.map((option) => JSON.stringify(option)).join(', ');
-      message = value === undefined ? `required: one of ${expected}` : `${JSON.stringify(value)} is not one of ${expected}`;
+      message = value === undefined ? `required: one of ${expected}` : `${JSON.stringify(value)} is not one of ${expected}${suggestValue(value, options)}`;
     }
   }
   return [locateProblem(issue.path, message, source, origins, false)];

@@ -78,8 +78,15 @@ const runnerPackageSchema = z
       .regex(/^\d+\.\d+\.\d+$/, { message: 'expected MAJOR.MINOR.PATCH' })
       .refine((v) => compareVersions(v, MIN_RUNNER_VERSION) >= 0, { message: `older than ${MIN_RUNNER_VERSION}, the oldest runner GitHub accepts` })
       .default(DEFAULT_RUNNER_VERSION),
-    /** SHA-256 of the archive, from the release notes (seed 000's CODEX_RUNNER_SHA256). A mismatch deletes the download and fails. */
-    sha256: z.string().regex(/^(sha256:)?[0-9a-fA-F]{64}$/, { message: 'expected a SHA-256 digest (64 hex characters)' }),
+    /**
+     * SHA-256 of the archive, from the release notes. A mismatch deletes the download and fails.
+     * @default the digest GitHub published for `version`, which jitpool ships for 2.330.0 (linux x64, arm64; docs/runner-package.md)
+     */
+    sha256: z
+      .string()
+      .regex(/^(sha256:)?[0-9a-fA-F]{64}$/, { message: 'expected a SHA-256 digest (64 hex characters)' })
+      .refine((v) => !/^(sha256:)?0+$/i.test(v), { message: 'a placeholder, not a digest: remove it to use the digest jitpool ships for its pinned version, or copy the real one from the release notes' })
+      .optional(),
     /**
      * Download URL; `{version}`, `{os}` (linux) and `{arch}` (x64, arm64, arm) are filled in. Point it at a mirror for air-gapped hosts.
      * @default https://github.com/actions/runner/releases/download/v{version}/actions-runner-{os}-{arch}-{version}.tar.gz
@@ -233,6 +240,32 @@ const poolIntakeSchema = z
     scaleSetName: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, { message: 'letters, digits, . _ - (max 100 chars)' }).optional(),
   })
   .strict();
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'expected HH:MM (24 h)' });
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)' });
+
+/** A time window with its own warm floor (scheduled warm pools). */
+const warmWindowSchema = z
+  .object({
+    /** Days the window starts on. @default every day @example [mon, tue, wed, thu, fri] */
+    days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']),
+    /** Start, local time. @example 08:00 */
+    from: hhmm,
+    /** End, local time; earlier than `from` runs past midnight. @example 19:00 */
+    to: hhmm,
+    /** IANA time zone of `from` and `to`. @default UTC */
+    timeZone: timeZone.default('UTC'),
+    /** Idle runners kept warm while the window is open. */
+    minIdle: z.number().int().min(0),
+  })
+  .strict()
+  .refine((w) => w.from !== w.to, { message: 'from and to are the same time: the window would be empty', path: ['to'] });
 
 const poolSchema = z
   .object({
@@ -248,6 +281,12 @@ const poolSchema = z
     provider: providerSchema,
     /** Idle runners kept warm when nothing is queued. @default 0 */
     minIdle: z.number().int().min(0).default(0),
+    /**
+     * Warm floors by time window: while a window is open its `minIdle` applies (the largest of
+     * the open ones), otherwise the pool's. `jitpool pool scale` overrides both. @default []
+     * @example [{ days: [mon, tue, wed, thu, fri], from: '08:00', to: '19:00', timeZone: Europe/Berlin, minIdle: 2 }]
+     */
+    warmSchedule: z.array(warmWindowSchema).default([]),
     /** Most runners alive at once (booting, idle and busy together). @default 4 */
     max: z.number().int().positive().default(4),
     /** A runner not online after this long is destroyed and replaced. @default 300 */
@@ -260,7 +299,12 @@ const poolSchema = z
     intake: poolIntakeSchema.default({ mode: 'webhook' }),
   })
   .strict()
-  .refine((pool) => pool.minIdle <= pool.max, { message: 'minIdle must not exceed max', path: ['minIdle'] });
+  .refine((pool) => pool.minIdle <= pool.max, { message: 'minIdle must not exceed max', path: ['minIdle'] })
+  .superRefine((pool, ctx) => {
+    pool.warmSchedule.forEach((window, index) => {
+      if (window.minIdle > pool.max) ctx.addIssue({ code: 'custom', message: `minIdle ${window.minIdle} exceeds the pool's max (${pool.max})`, path: ['warmSchedule', index, 'minIdle'] });
+    });
+  });
 
 const pollSchema = z
   .object({
@@ -441,7 +485,53 @@ export const configSchema = z
       if (seen.has(pool.name)) ctx.addIssue({ code: 'custom', message: `duplicate pool name "${pool.name}"`, path: ['pools', index, 'name'] });
       seen.add(pool.name);
     });
+    for (const issue of poolLabelIssues(config.pools)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const issue of listenerIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
   });
+
+/**
+ * GitHub compares labels case-insensitively: `Linux` twice in one pool is a mistake, and two
+ * pools with the same labels in the same scope leave the second one without a job ever.
+ */
+function poolLabelIssues(pools: ReadonlyArray<{ name: string; labels: readonly string[]; scope: Record<string, unknown>; runnerGroupId: number }>): Array<{ message: string; path: PropertyKey[] }> {
+  const issues: Array<{ message: string; path: PropertyKey[] }> = [];
+  const bySet = new Map<string, string>();
+  pools.forEach((pool, index) => {
+    const firstAt = new Map<string, number>();
+    pool.labels.forEach((name, at) => {
+      const folded = name.toLowerCase();
+      const earlier = firstAt.get(folded);
+      if (earlier === undefined) firstAt.set(folded, at);
+      else issues.push({ path: ['pools', index, 'labels', at], message: `duplicate label "${name}" (labels are case-insensitive: the same as labels[${earlier}] "${pool.labels[earlier]}"); remove one` });
+    });
+    const scope = JSON.stringify(Object.entries(pool.scope).map(([key, value]) => [key, typeof value === 'string' ? value.toLowerCase() : value]).sort());
+    // Different runner groups may serve different repositories: only the same group competes.
+    const key = `${scope}|${pool.runnerGroupId}|${[...firstAt.keys()].sort().join(',')}`;
+    const other = bySet.get(key);
+    if (other !== undefined) issues.push({ path: ['pools', index, 'labels'], message: `the same labels, scope and runner group as pool "${other}" (labels are case-insensitive): every job would go to "${other}" and this pool would never run one; give one of them a label of its own` });
+    else bySet.set(key, pool.name);
+  });
+  return issues;
+}
+
+/** Routes of the HTTP server a webhook path must not shadow. */
+const API_ROUTE_PREFIXES = ['/health', '/healthz', '/readyz', '/status', '/metrics', '/events', '/docs', '/redoc', '/api', '/dashboard'];
+
+/** A webhook path on an API route, or the admin API on the webhook's own port, fails at start: refuse it here. */
+function listenerIssues(config: { webhook: { enabled: boolean; path: string }; api: { host: string; port: number; admin?: { host: string; port: number } } }): Array<{ message: string; path: PropertyKey[] }> {
+  const issues: Array<{ message: string; path: PropertyKey[] }> = [];
+  const path = config.webhook.path.replace(/\/+$/, '') || '/';
+  const taken = path === '/' ? '/' : API_ROUTE_PREFIXES.find((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+  if (config.webhook.enabled && taken !== undefined) {
+    issues.push({ path: ['webhook', 'path'], message: `${JSON.stringify(config.webhook.path)} is ${taken === '/' ? 'the dashboard' : `the API route ${taken}`}; use a path of its own, e.g. /webhook` });
+  }
+  const admin = config.api.admin;
+  const isWildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '';
+  if (admin && admin.port !== 0 && admin.port === config.api.port && (admin.host === config.api.host || isWildcard(admin.host) || isWildcard(config.api.host))) {
+    issues.push({ path: ['api', 'admin', 'port'], message: `the same address as api.port (${config.api.port}): the admin API needs a port of its own (or leave api.admin out to serve both on one)` });
+  }
+  return issues;
+}
 
 /** A validated configuration. */
 export type Config = z.infer<typeof configSchema>;

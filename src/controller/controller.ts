@@ -5,6 +5,7 @@ import type { PoolOverride, RunnerRecord, Store } from '../store/index.ts';
 import { Executor, type PoolRuntime } from './executor.ts';
 import { plan, type Action, type Observed } from './plan.ts';
 import { RegistrationSync, type GitHubSyncStatus } from './registration-sync.ts';
+import { scheduledMinIdle } from './warm-schedule.ts';
 
 /** Options of {@link Controller}. */
 export interface ControllerOptions {
@@ -104,8 +105,15 @@ export class Controller {
     return [...this.#pools.values()].map((pool) => {
       const override = overrides.get(pool.name) ?? null;
       // The override's target is the warm floor in use (already clamped to [min, max] when it was set).
-      return override ? { ...pool, minIdle: override.target, max: override.max, override } : { ...pool, override };
+      if (override) return { ...pool, minIdle: override.target, max: override.max, override };
+      // No operator override: the warm floor of the time window open now, if any.
+      return { ...pool, minIdle: scheduledMinIdle(pool.minIdle, pool.warmSchedule, this.#options.clock.now()).minIdle, override };
     });
+  }
+
+  /** True once a drain started: the controller launches nothing and scales idle runners down. */
+  get isDraining(): boolean {
+    return this.#draining;
   }
 
   /** The last comparison with GitHub. */

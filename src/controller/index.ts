@@ -12,3 +12,4 @@ export {
   type JobRefreshDeps,
 } from './job-refresh.ts';
 export { applyRecovery, observeForRecovery, planRecovery, type FoundRunner, type RecoveryDeps, type RecoveryInput, type RecoveryPlan } from './rebuild.ts';
+export { WEEKDAYS, isWindowOpen, localTime, scheduledMinIdle, type WarmWindow, type Weekday } from './warm-schedule.ts';

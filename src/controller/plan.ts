@@ -4,6 +4,7 @@ import type { PoolMatchSpec } from '../routing/index.ts';
 import { interpretRunnerExit } from '../runner/index.ts';
 import type { JobRecord, RunnerRecord, RunnerState, TeardownOutcome } from '../store/index.ts';
 import { dueJobRefreshes } from './job-refresh.ts';
+import type { WarmWindow } from './warm-schedule.ts';
 
 /** What the planner needs to know about a pool. */
 export interface PoolPlanSpec extends PoolMatchSpec {
@@ -17,6 +18,8 @@ export interface PoolPlanSpec extends PoolMatchSpec {
   runnerVersion?: string | null;
   /** `scale-set`: demand is the set's `totalAssignedJobs` ({@link Observed.assignedJobs}), not queued job rows. @default webhook */
   intake?: 'webhook' | 'scale-set';
+  /** Warm floors by time window (applied by the controller to `minIdle`). @default [] */
+  warmSchedule?: readonly WarmWindow[];
 }
 
 /** Launch health of a pool: consecutive failures and the backoff they caused. */

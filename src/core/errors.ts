@@ -65,6 +65,8 @@ export interface JitpoolErrorOptions {
   retryable?: boolean;
   /** Structured, secret-free details for logs and the API. */
   details?: Record<string, unknown>;
+  /** What the operator does about it, in one sentence (printed after the message by the CLI). */
+  fix?: string;
 }
 
 /** The one error class jitpool throws; `code` is stable, `retryable` says whether to back off and retry. */
@@ -72,6 +74,8 @@ export class JitpoolError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly details: Record<string, unknown>;
+  /** What the operator does about it, when the message does not already say. */
+  readonly fix: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: JitpoolErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -79,6 +83,7 @@ export class JitpoolError extends Error {
     this.code = code;
     this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
     this.details = options.details ?? {};
+    this.fix = options.fix;
   }
 }
 

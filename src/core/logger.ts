@@ -17,6 +17,8 @@ export interface LoggerOptions {
   pretty?: boolean;
   /** File descriptor of the pretty output. @default 1 */
   prettyFd?: number;
+  /** A stream for the pretty output instead of `prettyFd` (the demo clears its progress line before each log line). */
+  prettyDestination?: NodeJS.WritableStream;
 }
 
 /**
@@ -36,7 +38,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     options.pretty
       ? pretty({
           colorize: true,
-          destination: options.prettyFd ?? 1,
+          destination: (options.prettyDestination ?? options.prettyFd ?? 1) as number,
           sync: true,
           translateTime: 'SYS:HH:MM:ss.l',
           ignore: 'component',

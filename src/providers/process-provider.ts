@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, lchownSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { JitpoolError, isSafeRunnerName, sleep, type Logger } from '../core/index.ts';
-import { RUNNER_ONLINE_MARKER, createRunnerRoot, ensureRunnerPackage, listenerCommand, prepareMountedRoot, runnerEnvironment, type RunnerPackageSpec } from '../runner/index.ts';
+import { RUNNER_ONLINE_MARKER, createRunnerRoot, ensureRunnerPackage, listenerCommand, prepareMountedRoot, resolveRunnerPackageSpec, runnerEnvironment, type RunnerPackageSpec } from '../runner/index.ts';
 import { BOOKKEEPING_DIR, Bookkeeping, isProcessAlive, logContains, parentPid, readStartTicks, signalGroup, signalNumber, signalPid, tailFile, type RunnerMeta } from './process-bookkeeping.ts';
 import {
   DEFAULT_RUNNER_UIDS, SANDBOX_HOME, commandRoots, identityFiles, insideUid, spawnSandbox,
@@ -65,6 +65,8 @@ export class ProcessProvider implements Provider {
     // Showing /, /proc, /sys or /dev would show the host's processes and devices through the sandbox.
     const refused = (sandbox.readOnlyPaths ?? []).find((path) => !isAbsolute(path) || path === '/' || /^\/(proc|sys|dev)(\/|$)/.test(path));
     if (refused !== undefined) throw new JitpoolError('JP_CONFIG_INVALID', `process provider: readOnlyPaths takes absolute directories other than /, /proc, /sys and /dev, got ${JSON.stringify(refused)}`);
+    // A digest jitpool does not ship and nobody gave fails at start-up, not at the first job.
+    if (options.runnerPackage) resolveRunnerPackageSpec(options.runnerPackage);
     this.#sandbox = sandbox;
     this.#options = { ...options, workRoot: resolve(options.workRoot) };
     mkdirSync(this.#options.workRoot, { recursive: true, mode: 0o750 });

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { matchJob, runnerGroupServes, type PoolAccessSpec, type RunnerGroupAccess, type RepositoryVisibility } from './runner-group-access.ts';
+import { selectPool } from './match.ts';
 
 const DEFAULT: RunnerGroupAccess = { id: 1, name: 'Default', visibility: 'all', allowsPublicRepositories: false, selectedRepositories: null };
 const OPEN: RunnerGroupAccess = { ...DEFAULT, id: 2, name: 'open', allowsPublicRepositories: true };
@@ -70,4 +71,25 @@ describe('matchJob: pool, unservable with a reason, or not ours', () => {
     const labels = matchJob([linux], job('app', ['self-hosted', 'gpu']), groupOf);
     assert.match(labels.kind === 'unservable' ? labels.reason : '', /none carries gpu/);
   });
+});
+
+describe('matchJob / selectPool: the most specific pool, not the first that fits', () => {
+  const pool = (name: string, labels: string[], scope: PoolAccessSpec['scope'] = { kind: 'org', org: 'acme' }): PoolAccessSpec => ({ name, labels, scope });
+  // `large` is listed first and its labels include all of `linux`'s: it must not take linux's jobs.
+  const large = pool('large', ['self-hosted', 'linux', 'large']);
+  const linux = pool('linux', ['self-hosted', 'linux']);
+  const linuxForApp = pool('linux-app', ['self-hosted', 'Linux'], { kind: 'repo', owner: 'acme', repo: 'app' });
+  const cases: Array<[string, PoolAccessSpec[], string[], string, string]> = [
+    ['a smaller label set wins over an earlier superset', [large, linux], ['self-hosted', 'linux'], 'site', 'linux'],
+    ['the superset still serves what only it can', [large, linux], ['linux', 'large'], 'site', 'large'],
+    ['equal label sets: a repository pool before an organisation pool', [linux, linuxForApp], ['self-hosted', 'linux'], 'app', 'linux-app'],
+    ['equal everything: configuration order', [linux, pool('linux-2', ['linux', 'self-hosted'])], ['linux'], 'site', 'linux'],
+  ];
+  for (const [name, pools, labels, repo, expected] of cases) {
+    it(name, () => {
+      const match = matchJob(pools, { owner: 'acme', repo, labels }, () => null);
+      assert.equal(match.kind === 'served' ? match.pool.name : match.kind, expected);
+      assert.equal(selectPool(pools, { owner: 'acme', repo, labels })?.name, expected);
+    });
+  }
 });

@@ -1,5 +1,5 @@
 import { labelsSatisfy, normalizeLabel } from '../core/index.ts';
-import { scopeCovers, type PoolMatchSpec } from './match.ts';
+import { mostSpecificFirst, scopeCovers, type PoolMatchSpec } from './match.ts';
 
 /**
  * Which repositories an organisation runner group serves, as GitHub's runner-group API reports
@@ -72,9 +72,10 @@ export type JobMatch<P> =
   | { kind: 'ignored' };
 
 /**
- * Which pool serves a job: the first, in configuration order, whose scope covers the job's
- * repository, whose labels include every label the job asks for (case-insensitive) and whose
- * runner group serves the repository. Pure: `groupOf` answers from what jitpool last read.
+ * Which pool serves a job: the most specific (fewest labels, repository scope first, then
+ * configuration order: {@link mostSpecificFirst}) whose scope covers the job's repository, whose
+ * labels include every label the job asks for (case-insensitive) and whose runner group serves
+ * the repository. Pure: `groupOf` answers from what jitpool last read.
  *
  * A job no pool serves is `unservable` (recorded, shown, never demand) when it is meant for
  * self-hosted runners like jitpool's — it asks for `self-hosted` or for a label a pool in its
@@ -87,7 +88,7 @@ export function matchJob<P extends PoolAccessSpec>(
 ): JobMatch<P> {
   if (job.labels.length === 0) return { kind: 'ignored' };
   const inScope = pools.filter((pool) => scopeCovers(pool.scope, job.owner, job.repo));
-  const fitting = inScope.filter((pool) => labelsSatisfy(pool.labels, job.labels));
+  const fitting = mostSpecificFirst(inScope.filter((pool) => labelsSatisfy(pool.labels, job.labels)));
   const repository: JobRepository = { owner: job.owner, repo: job.repo, visibility: job.visibility ?? null };
   let refusal: string | null = null;
   for (const pool of fitting) {

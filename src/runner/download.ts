@@ -39,6 +39,8 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 export function normalizeSha256(value: string, field: string): string {
   const digest = value.trim().toLowerCase().replace(/^sha256:/, '');
   if (!SHA256_HEX.test(digest)) throw new JitpoolError('JP_INPUT_INVALID', `${field}: expected a SHA-256 digest (64 hex characters)`);
+  // All zeros is a placeholder (what examples write for "fill this in"), never a real digest.
+  if (/^0+$/.test(digest)) throw new JitpoolError('JP_INPUT_INVALID', `${field}: ${digest.slice(0, 8)}… is a placeholder, not a digest`, { fix: `remove it to use the digest jitpool ships for its pinned version, or copy the real one from the release notes` });
   return digest;
 }
 

@@ -2,7 +2,7 @@
 export { downloadVerified, normalizeSha256, safeUrl, sha256File, type DownloadOptions, type DownloadResult } from './download.ts';
 export {
   DEFAULT_RUNNER_VERSION, DEFAULT_URL_TEMPLATE, MIN_RUNNER_VERSION, compareVersions, defaultRunnerCacheDir, ensureRunnerPackage, extractArchive, hostRunnerArch,
-  resolveRunnerPackageSpec, type RunnerPackage, type RunnerPackageSpec,
+  resolveRunnerPackageSpec, PUBLISHED_RUNNER_SHA256, publishedRunnerSha256, type RunnerPackage, type RunnerPackageSpec,
 } from './runner-package.ts';
 export { COPIED_FILES, createRunnerRoot, prepareMountedRoot, type MountedRootResult, type RunnerRootResult } from './runner-root.ts';
 export { listenerCommand, runListener, type RunListenerOptions } from './launch.ts';

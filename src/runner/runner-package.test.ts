@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isJitpoolError } from '../core/index.ts';
-import { createRunnerRoot, ensureRunnerPackage, interpretRunnerExit, resolveRunnerPackageSpec, runnerEnvironment, runListener } from './index.ts';
+import { DEFAULT_RUNNER_VERSION, PUBLISHED_RUNNER_SHA256, createRunnerRoot, ensureRunnerPackage, interpretRunnerExit, resolveRunnerPackageSpec, runnerEnvironment, runListener } from './index.ts';
 import { buildRunnerArchive, forceRemove, servePackage } from './runner-test-helpers.ts';
 
 async function setup(t: import('node:test').TestContext, listener: 'fake-runner' | 'record' = 'record') {
@@ -21,11 +21,24 @@ async function setup(t: import('node:test').TestContext, listener: 'fake-runner'
 }
 
 describe('runner package', () => {
+  it('uses the digest GitHub published for the pinned version when none is given', () => {
+    // docs/runner-package.md cites where these come from; a wrong one would fail the download (JP_RUNNER_CHECKSUM).
+    assert.equal(resolveRunnerPackageSpec({ arch: 'x64' }).sha256, PUBLISHED_RUNNER_SHA256[DEFAULT_RUNNER_VERSION]?.x64);
+    assert.equal(resolveRunnerPackageSpec({ arch: 'arm64' }).sha256, PUBLISHED_RUNNER_SHA256[DEFAULT_RUNNER_VERSION]?.arm64);
+    assert.match(resolveRunnerPackageSpec({ arch: 'x64' }).sha256, /^[0-9a-f]{64}$/);
+    // An operator's digest wins (a mirror with repacked archives).
+    assert.equal(resolveRunnerPackageSpec({ arch: 'x64', sha256: 'C'.repeat(64) }).sha256, 'c'.repeat(64));
+    // No shipped digest for linux arm (32-bit): the operator must give one.
+    assert.throws(() => resolveRunnerPackageSpec({ arch: 'arm' }), (err) => isJitpoolError(err, 'JP_INPUT_INVALID') && /actions-runner-linux-arm-2\.330\.0\.tar\.gz/.test(err.message));
+  });
+
   it('fills the URL template and refuses versions GitHub no longer accepts', () => {
     const resolved = resolveRunnerPackageSpec({ sha256: 'a'.repeat(64), arch: 'arm64' });
     assert.equal(resolved.url, `https://github.com/actions/runner/releases/download/v${resolved.version}/actions-runner-linux-arm64-${resolved.version}.tar.gz`);
     assert.throws(() => resolveRunnerPackageSpec({ version: '2.328.0', sha256: 'a'.repeat(64) }), (err) => isJitpoolError(err, 'JP_INPUT_INVALID') && /runner\.version/.test(err.message));
-    assert.throws(() => resolveRunnerPackageSpec({ sha256: '' }), (err) => isJitpoolError(err, 'JP_INPUT_INVALID') && /runner\.sha256/.test(err.message));
+    // A version jitpool ships no digest for: the error says where GitHub publishes it.
+    assert.throws(() => resolveRunnerPackageSpec({ version: '2.331.0', sha256: '' }), (err) => isJitpoolError(err, 'JP_INPUT_INVALID') && /runner\.sha256/.test(err.message) && /releases\/tag\/v2\.331\.0/.test(err.fix ?? ''));
+    assert.throws(() => resolveRunnerPackageSpec({ sha256: '0'.repeat(64) }), (err) => isJitpoolError(err, 'JP_INPUT_INVALID') && /placeholder/.test(err.message));
     assert.throws(() => resolveRunnerPackageSpec({ sha256: 'a'.repeat(64), urlTemplate: 'ftp://x/{version}' }), (err) => isJitpoolError(err, 'JP_INPUT_INVALID'));
   });
 

@@ -22,12 +22,33 @@ export const MIN_RUNNER_VERSION = '2.329.0';
 /** The official release asset; `{version}`, `{os}` and `{arch}` are filled in. */
 export const DEFAULT_URL_TEMPLATE = 'https://github.com/actions/runner/releases/download/v{version}/actions-runner-{os}-{arch}-{version}.tar.gz';
 
+/**
+ * The SHA-256 of each runner package jitpool knows, by version and architecture, as GitHub
+ * publishes them in the release notes ("SHA-256 Checksums",
+ * https://github.com/actions/runner/releases/tag/v2.330.0) and in the download instructions of
+ * Settings → Actions → Runners → New self-hosted runner. The download is verified against it, so
+ * a wrong entry fails loudly (JP_RUNNER_CHECKSUM) and never runs unverified bytes. Listed in
+ * docs/runner-package.md with its source; a version or architecture missing here needs
+ * `runner.sha256` (or JITPOOL_RUNNER_SHA256).
+ */
+export const PUBLISHED_RUNNER_SHA256: Readonly<Record<string, Readonly<Partial<Record<string, string>>>>> = {
+  '2.330.0': {
+    x64: 'af5c33fa94f3cc33b8e97937939136a6b04197e6dadfcfb3b6e33ae1bf41e79a',
+    arm64: '9cb43527912086c7c8fb4119cb06409fcbcbd6f93a2d8507f30b07c495620f5c',
+  },
+};
+
+/** The published SHA-256 of `actions-runner-linux-<arch>-<version>.tar.gz`, when jitpool ships it. */
+export function publishedRunnerSha256(version: string, arch: string): string | undefined {
+  return PUBLISHED_RUNNER_SHA256[version]?.[arch];
+}
+
 /** Which runner package to use. */
 export interface RunnerPackageSpec {
   /** @default DEFAULT_RUNNER_VERSION */
   version?: string;
-  /** Expected SHA-256 of the archive (seed 000's `CODEX_RUNNER_SHA256`); required. */
-  sha256: string;
+  /** Expected SHA-256 of the archive (`JITPOOL_RUNNER_SHA256`). @default the published digest of the version ({@link PUBLISHED_RUNNER_SHA256}) */
+  sha256?: string;
   /** Download URL with `{version}`, `{os}`, `{arch}` placeholders (mirrors, air-gapped hosts). @default DEFAULT_URL_TEMPLATE */
   urlTemplate?: string;
   /** `x64`, `arm64` or `arm`. @default the host's */
@@ -91,10 +112,14 @@ export function resolveRunnerPackageSpec(spec: RunnerPackageSpec): Required<Runn
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:' && parsed.protocol !== 'file:') {
     throw new JitpoolError('JP_INPUT_INVALID', 'runner.urlTemplate: only https, http and file URLs are supported');
   }
-  if (!spec.sha256) {
-    throw new JitpoolError('JP_INPUT_INVALID', `runner.sha256: required — GitHub publishes the digest of actions-runner-linux-${arch}-${version}.tar.gz in the release notes (seed variable CODEX_RUNNER_SHA256)`);
+  const sha256 = spec.sha256 || publishedRunnerSha256(version, arch);
+  if (!sha256) {
+    const file = `actions-runner-linux-${arch}-${version}.tar.gz`;
+    throw new JitpoolError('JP_INPUT_INVALID', `runner.sha256: jitpool does not ship the digest of ${file} (it knows ${Object.keys(PUBLISHED_RUNNER_SHA256).join(', ')})`, {
+      fix: `copy the SHA-256 of ${file} from "SHA-256 Checksums" at https://github.com/actions/runner/releases/tag/v${version} into runner.sha256 (or JITPOOL_RUNNER_SHA256, --runner-sha256)`,
+    });
   }
-  return { version, arch, urlTemplate, url, sha256: normalizeSha256(spec.sha256, 'runner.sha256'), cacheDir: spec.cacheDir ?? defaultRunnerCacheDir(), allowOldVersion: spec.allowOldVersion ?? false };
+  return { version, arch, urlTemplate, url, sha256: normalizeSha256(sha256, 'runner.sha256'), cacheDir: spec.cacheDir ?? defaultRunnerCacheDir(), allowOldVersion: spec.allowOldVersion ?? false };
 }
 
 const MARKER = '.jitpool-package.json';

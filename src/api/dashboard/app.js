@@ -7,7 +7,7 @@ const TOKEN_KEY = 'jitpool.token';
 const MAX_FEED = 200;
 const MAX_POINTS = 300;
 
-const state = { pools: [], runners: [], jobs: [], unservable: [], points: new Map(), lastEventId: null };
+const state = { pools: [], runners: [], jobs: [], unservable: [], points: new Map(), lastEventId: null, isDraining: false };
 
 /** The admin token: taken once from `?token=`, kept in sessionStorage, removed from the address bar. */
 function takeToken() {
@@ -120,7 +120,7 @@ function renderChart() {
   const points = [...state.points.values()].sort((a, b) => a.startedAtMs - b.startedAtMs).slice(-MAX_POINTS);
   const width = 800;
   const height = 180;
-  const pad = { left: 44, right: 8, top: 10, bottom: 20 };
+  const pad = { left: 44, right: 8, top: 10, bottom: 24 };
   const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'queue wait per job' });
   const maxWait = Math.max(1000, ...points.map((p) => p.waitMs));
   const t0 = points.length ? points[0].startedAtMs : 0;
@@ -134,6 +134,14 @@ function renderChart() {
   const zero = svg('text', { x: 4, y: height - pad.bottom });
   zero.textContent = '0 s';
   root.append(top, zero);
+  // Time labels under the x axis: the first, middle and last start.
+  if (points.length > 0) {
+    for (const [t, anchor] of [[t0, 'start'], [(t0 + t1) / 2, 'middle'], [t1, 'end']]) {
+      const label = svg('text', { x: x(t).toFixed(1), y: height - 4, 'text-anchor': anchor, class: 'tick' });
+      label.textContent = new Date(t).toLocaleTimeString();
+      root.append(label);
+    }
+  }
   if (points.length > 0) {
     root.append(svg('polyline', { class: 'line', points: points.map((p) => `${x(p.startedAtMs).toFixed(1)},${y(p.waitMs).toFixed(1)}`).join(' ') }));
     for (const p of points.slice(-60)) root.append(svg('circle', { class: 'dot', cx: x(p.startedAtMs).toFixed(1), cy: y(p.waitMs).toFixed(1), r: 2 }));
@@ -149,15 +157,17 @@ function addFeed(transition) {
   const time = new Date(transition.atMs).toLocaleTimeString();
   const change = transition.fromState ? `${transition.fromState} → ${transition.toState}` : transition.toState;
   const item = el('li', { 'data-entity': transition.entity, 'data-to': transition.toState },
-    el('span', { class: 'time' }, time), `${transition.entity} ${transition.entityId}: ${change}${transition.reason ? ` (${transition.reason})` : ''}`);
+    el('span', { class: 'time' }, time), `${transition.entity} ${transition.entityId}: ${change}${transition.reason ? ` — ${transition.reason}` : ''}`);
+  document.getElementById('feed-empty')?.remove();
   feed.prepend(item);
   while (feed.children.length > MAX_FEED) feed.lastElementChild.remove();
 }
 
 async function refresh() {
-  const [pools, runners, jobs, unservable] = await Promise.all([
-    api('/api/v1/pools'), api('/api/v1/runners?limit=60'), api('/api/v1/jobs?limit=40'), api('/api/v1/jobs?unservable=true&limit=20'),
+  const [pools, runners, jobs, unservable, status] = await Promise.all([
+    api('/api/v1/pools'), api('/api/v1/runners?limit=60'), api('/api/v1/jobs?limit=40'), api('/api/v1/jobs?unservable=true&limit=20'), api('/status'),
   ]);
+  state.isDraining = status.isDraining === true;
   state.pools = pools.pools;
   state.runners = runners.runners;
   state.jobs = jobs.jobs;
@@ -168,6 +178,29 @@ async function refresh() {
   renderJobs();
   renderUnservable();
   renderChart();
+  renderActivity();
+}
+
+/** One line saying what the controller is doing: draining, working, or done with everything queued. */
+function renderActivity() {
+  const banner = document.getElementById('activity');
+  const queued = state.pools.reduce((n, pool) => n + pool.queued, 0);
+  const busy = state.pools.reduce((n, pool) => n + pool.counts.busy, 0);
+  const booting = state.pools.reduce((n, pool) => n + pool.counts.booting, 0);
+  let text = '';
+  if (state.isDraining && busy === 0 && booting === 0) text = 'Drained: nothing new is launched and no runner is left working (the controller is shutting down, or the demo\'s workload is done).';
+  else if (state.isDraining) text = `Draining: nothing new is launched; ${busy} busy runner(s) finish their jobs, idle ones are removed.`;
+  else if (queued > 0 || busy > 0 || booting > 0) text = `Working: ${queued} job(s) queued, ${busy} running, ${booting} runner(s) booting.`;
+  else if (state.jobs.length > 0) text = 'All caught up: no job is queued or running. Pools keep their min idle runners warm.';
+  banner.dataset.kind = state.isDraining ? 'draining' : queued > 0 || busy > 0 || booting > 0 ? 'working' : 'done';
+  banner.textContent = text;
+  banner.hidden = !text;
+}
+
+/** The chart starts from the store's history, not only from what this tab saw. */
+async function loadHistory() {
+  const history = await api('/api/v1/jobs?state=completed&limit=300');
+  for (const job of history.jobs) if (job.queueWaitMs !== null && job.startedAtMs !== null) state.points.set(job.id, { startedAtMs: job.startedAtMs, waitMs: job.queueWaitMs });
 }
 
 let refreshTimer = null;
@@ -239,6 +272,7 @@ async function main() {
   try {
     const status = await api('/status');
     document.getElementById('controller').textContent = `controller ${status.controllerId} · reconcile every ${status.pollIntervalSeconds} s`;
+    await loadHistory();
     await refresh();
   } catch {
     setConnection('error', 'offline');
