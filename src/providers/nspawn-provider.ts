@@ -252,7 +252,10 @@ export class NspawnProvider implements Provider {
     // The environment without the JIT config: these values are on nspawn's command line.
     const env = { ...runnerEnvironment({ runnerName: name, extra: fillPlaceholders(this.#options.env, spec.context) }), JITPOOL_AGENT_POWEROFF: '0' };
     const args = [
-      '--quiet', '--keep-unit', '--register=no', '--console=pipe', '--as-pid2',
+      // The agent is the machine's PID 1 (not --as-pid2: nspawn's stub init ends at once on a halt,
+      // SIGKILLing the runner mid-job). With --kill-signal=SIGTERM a SIGTERM to nspawn reaches the
+      // agent, which passes it on to the runner and exits with the runner's code.
+      '--quiet', '--keep-unit', '--register=no', '--console=pipe',
       `--machine=${name}`, `--directory=${join(this.#machineDir(name), 'root')}`,
       `--bind=${join(this.#bookDir(name), 'agent')}:/run/jitpool`,
       '--resolv-conf=copy-host', '--timezone=off', '--kill-signal=SIGTERM',
