@@ -136,7 +136,9 @@ async function build(recipe: ImageRecipe, options: BuildImageOptions): Promise<B
 
 async function digestInputs(recipe: ImageRecipe, files: string[]): Promise<string> {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ builder: IMAGE_BUILDER_VERSION, recipe: { ...recipe, name: undefined } }));
+  // The runner's digest pins its bytes: where it is downloaded from (a mirror, a cache) does not change the image.
+  const pinned = recipe.kind === 'debian' ? { ...recipe, name: undefined, runner: { version: recipe.runner.version, sha256: recipe.runner.sha256.replace(/^sha256:/, '').toLowerCase() } } : { ...recipe, name: undefined };
+  hash.update(JSON.stringify({ builder: IMAGE_BUILDER_VERSION, recipe: pinned }));
   for (const file of [GUEST_AGENT_SCRIPT, ...files]) {
     hash.update(`\0${file}\0`);
     await new Promise<void>((resolveRead, reject) => {

@@ -8,3 +8,4 @@ export { DOCKER_LABELS, resolveDockerEndpoint, describeEndpoint, type DockerEndp
 export { pickSubnet, subnetsOverlap } from './docker-network.ts';
 export { createProvider, type ProviderContext } from './create-provider.ts';
 export { NspawnProvider, type NspawnProviderOptions } from './nspawn-provider.ts';
+export { hostAddressForMachines } from './nspawn-network.ts';

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -169,4 +169,20 @@ async function run(command: string, args: string[]): Promise<string> {
     const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
     throw new Error(stderr || (err as Error).message);
   }
+}
+
+/**
+ * An address of this host that a machine on a private network reaches through its default route
+ * (every non-loopback address of the host is local to it; loopback is the machine's own): the
+ * Docker bridge's gateway when there is one, else the first global IPv4 address. Where the demo
+ * and the tests let the simulator listen.
+ */
+export function hostAddressForMachines(): string {
+  const links = JSON.parse(execFileSync('ip', ['-j', '-4', 'addr', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string; addr_info?: Array<{ local?: string; scope?: string }> }>;
+  const candidates = links
+    .filter((link) => !link.ifname.startsWith('vjp') && link.ifname !== 'lo')
+    .flatMap((link) => (link.addr_info ?? []).filter((a) => a.scope === 'global' && a.local).map((a) => ({ ifname: link.ifname, address: a.local! })));
+  const chosen = candidates.find((c) => c.ifname === 'docker0') ?? candidates[0];
+  if (!chosen) throw new JitpoolError('JP_PROVIDER_UNAVAILABLE', 'this host has no global IPv4 address at which machines on private networks could reach it');
+  return chosen.address;
 }

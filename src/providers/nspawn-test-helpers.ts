@@ -6,6 +6,8 @@ import { silentLogger } from '../core/index.ts';
 import { buildTestImage, type BuiltImage } from '../images/index.ts';
 import { cgroupExists, cgroupPids, machineCgroup } from './nspawn-cgroup.ts';
 import { networkLeftovers } from './nspawn-network.ts';
+
+export { hostAddressForMachines } from './nspawn-network.ts';
 import { NSPAWN_BOOKKEEPING_DIR, type NspawnProviderOptions } from './nspawn-provider.ts';
 import { argvOf } from './process-test-helpers.ts';
 
@@ -29,19 +31,6 @@ export function nspawnSkipReason(): string | false {
 /** Builds (or finds current) the test image. */
 export function ensureNspawnTestImage(): Promise<BuiltImage> {
   return buildTestImage(TEST_IMAGE_DIR, silentLogger());
-}
-
-/**
- * An address of this host that a machine on a private network reaches through its default route
- * (any non-loopback address of the host is local to it): the Docker bridge's gateway when there is
- * one, else the first global IPv4 address. Loopback is not reachable from a machine's namespace.
- */
-export function hostAddressForMachines(): string {
-  const links = JSON.parse(execFileSync('ip', ['-j', '-4', 'addr', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string; addr_info?: Array<{ local?: string; scope?: string }> }>;
-  const candidates = links.filter((link) => !link.ifname.startsWith('vjp') && link.ifname !== 'lo').flatMap((link) => (link.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ ifname: link.ifname, address: a.local! })));
-  const chosen = candidates.find((c) => c.ifname === 'docker0') ?? candidates[0];
-  if (!chosen) throw new Error('this host has no global IPv4 address for machines to reach the simulator at');
-  return chosen.address;
 }
 
 /** Provider options for tests: small limits, a test subnet pool, quick kill. */
