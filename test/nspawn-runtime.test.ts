@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
 import { startRuntime, type Runtime } from '../src/cli/runtime.ts';
+import { collectStatus, formatStatus } from '../src/cli/status.ts';
 import { configSchema } from '../src/config/index.ts';
 import { isProcessAlive, shortId, silentLogger } from '../src/core/index.ts';
 import { ensureNspawnTestImage, hostAddressForMachines, nspawnLeftovers, nspawnSkipReason, TEST_IMAGE_DIR } from '../src/providers/nspawn-test-helpers.ts';
@@ -90,6 +91,11 @@ describe('nspawn pool end to end', { skip, timeout: 15 * 60_000 }, () => {
     for (const runner of runners) assert.deepEqual(await nspawnLeftovers(workRoot, runner.name), [], `nothing left of ${runner.name}`);
     assert.equal(sim.stats().busyRunnersDeleted, 0, 'no busy runner was deregistered');
     assert.deepEqual(hostSnapshot(workRoot, 'nse'), before, 'the host is as it was');
+    // Boot to online per pool, as `jitpool status` and GET /api/v1/pools show it.
+    const status = await collectStatus(runtime, { strict: false });
+    const boot = status.pools.find((pool) => pool.name === 'nse')!.bootToOnline;
+    assert.ok(boot.samples >= 3 && boot.p50Ms !== null && boot.p50Ms > 0, JSON.stringify(boot));
+    assert.match(formatStatus(status), /pool nse: boot to online p50 \d+ ms/);
   });
 
   test('a controller SIGKILLed mid-job: the next one adopts the machine, the job finishes, the machine is removed', async (t) => {
