@@ -2,13 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { JitpoolError, writeFileAtomic, type Logger } from '../core/index.ts';
 import { assembleDebianRootfs } from './debian-rootfs.ts';
 import { TEST_RECIPE, type ImageRecipe } from './recipe.ts';
 import { GUEST_AGENT_SCRIPT, installAgent } from './rootfs-common.ts';
 import { PROJECT_ROOT, assembleTestRootfs, resolveTestImageInputs } from './test-rootfs.ts';
 
-/** Bumped whenever the pipeline itself changes what it writes (part of every input digest). */
+/** The pipeline's format version (part of every input digest, with the pipeline's own sources). */
 export const IMAGE_BUILDER_VERSION = 1;
 
 /** `manifest.json` of an image directory. */
@@ -139,7 +140,9 @@ async function digestInputs(recipe: ImageRecipe, files: string[]): Promise<strin
   // The runner's digest pins its bytes: where it is downloaded from (a mirror, a cache) does not change the image.
   const pinned = recipe.kind === 'debian' ? { ...recipe, name: undefined, runner: { version: recipe.runner.version, sha256: recipe.runner.sha256.replace(/^sha256:/, '').toLowerCase() } } : { ...recipe, name: undefined };
   hash.update(JSON.stringify({ builder: IMAGE_BUILDER_VERSION, recipe: pinned }));
-  for (const file of [GUEST_AGENT_SCRIPT, ...files]) {
+  // The pipeline's own code is an input too: a change to what it writes rebuilds every image.
+  const builder = ['build-image.ts', 'rootfs-common.ts', recipe.kind === 'test' ? 'test-rootfs.ts' : 'debian-rootfs.ts'].map((name) => fileURLToPath(new URL(`./${name}`, import.meta.url)));
+  for (const file of [GUEST_AGENT_SCRIPT, ...builder, ...files]) {
     hash.update(`\0${file}\0`);
     await new Promise<void>((resolveRead, reject) => {
       createReadStream(file).on('data', (chunk) => hash.update(chunk)).on('end', resolveRead).on('error', reject);

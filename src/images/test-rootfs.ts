@@ -82,6 +82,11 @@ export async function assembleTestRootfs(rootfs: string, inputs: TestImageInputs
   writeIdentity(rootfs, '/bin/sh');
   const bin = join(rootfs, RUNNER_HOME, 'actions-runner/bin');
   mkdirSync(bin, { recursive: true });
-  writeFileSync(join(bin, 'Runner.Listener'), `#!/bin/sh\n# The simulator's fake runner in place of the actions runner (test image).\nNODE_NO_WARNINGS=1 exec /usr/local/bin/node ${APP_DIR}/${FAKE_RUNNER_ENTRY} "$@"\n`, { mode: 0o755 });
+  // JITPOOL_TEST_BOOT_DELAY_SECONDS (a pool's env) makes a slow boot, or one that never comes online, for tests.
+  writeFileSync(
+    join(bin, 'Runner.Listener'),
+    `#!/bin/sh\n# The simulator's fake runner in place of the actions runner (test image).\n[ -z "\${JITPOOL_TEST_BOOT_DELAY_SECONDS:-}" ] || sleep "$JITPOOL_TEST_BOOT_DELAY_SECONDS"\nNODE_NO_WARNINGS=1 exec /usr/local/bin/node ${APP_DIR}/${FAKE_RUNNER_ENTRY} "$@"\n`,
+    { mode: 0o755 },
+  );
   for (const dir of [RUNNER_HOME, `${RUNNER_HOME}/actions-runner`, `${RUNNER_HOME}/actions-runner/bin`]) chownSync(join(rootfs, dir), RUNNER_UID, RUNNER_UID);
 }
