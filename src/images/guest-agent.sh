@@ -30,6 +30,11 @@ finish() {
   exit "$code"
 }
 
+# A stop that arrives before the runner started ends the agent before it starts one.
+child=""
+stopping=0
+trap 'stopping=1' TERM INT HUP
+
 if [ ! -r "$dir/jitconfig" ]; then
   say "no JIT config at $dir/jitconfig"
   finish 1
@@ -53,9 +58,21 @@ export PATH="${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 # The runner gets SIGTERM when the machine is stopped (the host's graceful delete): it cancels its
 # job and exits 1. The agent waits for it either way and reports what it saw.
-child=""
-forward() { [ -n "$child" ] && kill -TERM "$child" 2>/dev/null; }
+# Passed on once: the host repeats its SIGTERM until the agent has a handler, and a second one
+# could make the runner abandon its graceful stop.
+forwarded=0
+forward() {
+  stopping=1
+  if [ -n "$child" ] && [ "$forwarded" = 0 ]; then
+    forwarded=1
+    kill -TERM "$child" 2>/dev/null
+  fi
+}
 trap forward TERM INT HUP
+if [ "$stopping" = 1 ]; then
+  say "stopped before the runner started"
+  finish 1
+fi
 
 # Drop to the runner user: util-linux setpriv (Debian images), else su (busybox, any image).
 if [ "$(id -u)" != 0 ]; then

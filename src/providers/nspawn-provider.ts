@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { JitpoolError, isProcessAlive, isSafeRunnerName, readStartTicks, sleep, writeFileAtomic, type Logger } from '../core/index.ts';
+import { JitpoolError, isProcessAlive, isSafeRunnerName, parentPid, readStartTicks, sleep, writeFileAtomic, type Logger } from '../core/index.ts';
 import { AGENT_PATH, RUNNER_UID, readImage } from '../images/index.ts';
 import { RUNNER_ONLINE_MARKER, runnerEnvironment } from '../runner/index.ts';
 import { cgroupExists, cgroupPids, checkCgroups, createCgroup, destroyCgroup, machineCgroup, procsFiles, wasOomKilled, type MachineCgroup } from './nspawn-cgroup.ts';
@@ -259,6 +259,8 @@ export class NspawnProvider implements Provider {
       `--machine=${name}`, `--directory=${join(this.#machineDir(name), 'root')}`,
       `--bind=${join(this.#bookDir(name), 'agent')}:/run/jitpool`,
       '--resolv-conf=copy-host', '--timezone=off', '--kill-signal=SIGTERM',
+      // No setuid binary of the image lifts the job (the unprivileged runner user) back to root.
+      '--no-new-privileges=yes',
       ...(record.network ? [`--network-namespace-path=/run/netns/${record.network.netns}`] : []),
       ...Object.entries(env).map(([key, value]) => `--setenv=${key}=${value}`),
       AGENT_PATH,
@@ -316,7 +318,13 @@ export class NspawnProvider implements Provider {
     if (!this.#isAlive(record)) return;
     if (record.pid > 0 && isProcessAlive(record.pid, record.startTicks)) signalPid(record.pid, 'SIGTERM');
     const deadline = Date.now() + this.#options.killGraceSeconds * 1000;
-    while (this.#isAlive(record) && Date.now() < deadline) await sleep(50);
+    for (let tick = 1; this.#isAlive(record) && Date.now() < deadline; tick++) {
+      await sleep(50);
+      // A SIGTERM that reached the machine before the agent set its trap was ignored (an init
+      // ignores signals it has no handler for). Repeat it to the machine's PID 1 itself, never to
+      // nspawn: a second SIGTERM there would kill the machine at once.
+      if (tick % 10 === 0) for (const pid of cgroupPids(record.cgroup)) if (pid !== record.pid && parentPid(pid) === record.pid) signalPid(pid, 'SIGTERM');
+    }
     // Whatever is left (nspawn itself, or processes a killed nspawn left behind) dies with the cgroup.
   }
 
