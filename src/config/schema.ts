@@ -218,6 +218,8 @@ const nspawnProvider = z
     kind: z.literal('nspawn'),
     /** Image directory made by `jitpool image build` (manifest.json + rootfs); each machine boots from an overlay of it. @example /var/lib/jitpool/images/debian */
     image: absolutePath,
+    /** The image's recipe (YAML, see docs/providers/nspawn.md): `jitpool image build -c <this config>` builds it into `image`. @example /etc/jitpool/debian.yaml */
+    recipe: absolutePath.optional(),
     /** Parent of the per-machine overlay directories and of the provider's records. No commas, colons or spaces. @default <stateDir>/machines */
     workRoot: absolutePath.optional(),
     /** `private`: each machine gets its own network namespace, veth pair and subnet (seed 004). `host`: the host's network. @default private */
