@@ -51,6 +51,8 @@ async function main(): Promise<void> {
   const sandbox = await benchSandboxIfPresent(quick);
   log('docker launch vs bare docker run');
   const docker = await benchDockerIfPresent(quick);
+  log('nspawn boot to online, queue wait cold/warm');
+  const nspawn = await benchNspawnIfPresent(quick);
 
   // The 300 s poll (seed 003's default) is modelled from the measured 10 s run: a job waits for
   // the next poll (uniform over the interval) plus the same launch time.
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
     runnerRoot,
     sandbox,
     docker,
+    nspawn,
   };
   const targets = judgeTargets([
     { id: 'overheadP95', figure: 'controller overhead webhook → provider create, p95 @ 50 jobs/s', unit: 'ms', comparison: '<', bound: 20, measured: result.overhead.p95Ms },
@@ -129,6 +132,15 @@ async function benchDockerIfPresent(quick: boolean): Promise<{ ratio: number | n
   }
 }
 
+async function benchNspawnIfPresent(quick: boolean): Promise<Record<string, unknown>> {
+  const { benchNspawn } = await import('./nspawn.ts');
+  try {
+    return { ...(await benchNspawn({ runs: quick ? 3 : 7 })) };
+  } catch (err) {
+    return { reason: (err as Error).message };
+  }
+}
+
 function printTable(result: Record<string, unknown> & { [key: string]: never } | ReturnType<typeof JSON.parse>): void {
   const rows: Array<[string, string, string]> = [
     ['overhead p95 (50 jobs/s)', `${result.overhead.p95Ms} ms`, '< 20 ms'],
@@ -151,6 +163,8 @@ function printTable(result: Record<string, unknown> & { [key: string]: never } |
     ['sandbox launch (/bin/true), median', 'reason' in result.sandbox ? `n/a (${result.sandbox.reason})` : `${result.sandbox.trueCommand.sandboxedMs} ms sandboxed / ${result.sandbox.trueCommand.unsandboxedMs} ms not (+${result.sandbox.trueCommand.addedMs} ms, ${result.sandbox.trueCommand.ratio}×)`, ''],
     ['sandbox launch (node), median', 'reason' in result.sandbox ? 'n/a' : `${result.sandbox.node.sandboxedMs} ms sandboxed / ${result.sandbox.node.unsandboxedMs} ms not (+${result.sandbox.node.addedMs} ms, ${result.sandbox.node.ratio}×)`, ''],
     ['docker launch / bare docker run', result.docker.ratio === null ? `n/a (${result.docker.reason})` : `${result.docker.ratio}×`, '≤ 1.2×'],
+    ['nspawn boot to online, median', 'reason' in result.nspawn ? `n/a (${result.nspawn.reason})` : `${result.nspawn.launchToOnlineMs.host.median} ms host network / ${result.nspawn.launchToOnlineMs.private.median} ms private`, ''],
+    ['nspawn queue wait cold / warm, median', 'reason' in result.nspawn ? 'n/a' : `${result.nspawn.queueWaitMs.cold.median} ms / ${result.nspawn.queueWaitMs.warm.median} ms`, ''],
   ];
   const width = Math.max(...rows.map((r) => r[0].length));
   const valueWidth = Math.max(...rows.map((r) => r[1].length));

@@ -2,7 +2,7 @@ export { createApiServer, type ApiServerOptions, type ApiSurface } from './serve
 export { ApiMetrics, type ApiMetricsOptions } from './metrics.ts';
 export { MIN_TOKEN_LENGTH, tokensEqual, type ApiAuth } from './auth.ts';
 export { HTTP_STATUS_BY_CODE, httpStatusOf, toErrorResponse, type ErrorBody } from './http-errors.ts';
-export { poolViews } from './pool-routes.ts';
+export { bootToOnline, poolViews } from './pool-routes.ts';
 export { formatTransitionEvent } from './event-routes.ts';
 export type { ApiContext } from './context.ts';
 export type { WebhookRouteOptions } from './webhook-routes.ts';

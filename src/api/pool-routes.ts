@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { DEGRADED_AFTER_FAILURES, resolvePoolScale } from '../controller/index.ts';
-import { JitpoolError } from '../core/index.ts';
+import { JitpoolError, percentile } from '../core/index.ts';
 import { describeScope } from '../github/index.ts';
 import type { ApiContext } from './context.ts';
 import { errorResponses, ref } from './schemas.ts';
@@ -35,6 +35,7 @@ export function poolViews(context: ApiContext): Array<Record<string, unknown>> {
       jobTimeoutSeconds: Math.round(pool.jobTimeoutMs / 1000),
       counts: counts.get(pool.name) ?? { booting: 0, idle: 0, busy: 0, stopping: 0, total: 0 },
       queued: queued.get(pool.name) ?? 0,
+      bootToOnline: bootToOnline(context.store.bootToOnlineMs(pool.name)),
       unservable: unservable.get(pool.name) ?? 0,
       health: {
         degraded: (poolHealth?.consecutiveFailures ?? 0) >= DEGRADED_AFTER_FAILURES,
@@ -44,6 +45,12 @@ export function poolViews(context: ApiContext): Array<Record<string, unknown>> {
       override: pool.override,
     };
   });
+}
+
+/** Boot-to-online figures of a pool's latest launches (null without samples). */
+export function bootToOnline(samplesMs: readonly number[]): { p50Ms: number | null; p95Ms: number | null; samples: number } {
+  if (samplesMs.length === 0) return { p50Ms: null, p95Ms: null, samples: 0 };
+  return { p50Ms: Math.round(percentile(samplesMs, 50)), p95Ms: Math.round(percentile(samplesMs, 95)), samples: samplesMs.length };
 }
 
 /** `/api/v1/pools`: the pools, and an operator's sizing (the API twin of `jitpool pool scale`). */

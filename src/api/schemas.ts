@@ -96,6 +96,12 @@ export const poolSchema = {
       },
     },
     queued: { type: 'integer', description: 'queued jobs this pool serves' },
+    bootToOnline: {
+      type: 'object',
+      description: 'launch decision → runner online over the latest 50 launches that came online (ms; null without samples)',
+      required: ['p50Ms', 'p95Ms', 'samples'],
+      properties: { p50Ms: { type: ['integer', 'null'] }, p95Ms: { type: ['integer', 'null'] }, samples: { type: 'integer' } },
+    },
     unservable: { type: 'integer', description: 'open jobs matching its labels that its runner group may not serve (never demand)' },
     health: {
       type: 'object',

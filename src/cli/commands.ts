@@ -6,6 +6,7 @@ import { registerCleanupCommand } from './cleanup.ts';
 import { registerConfigCommand } from './config.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerDoctorCommand } from './doctor.ts';
+import { registerImageBuildCommand } from './image-build.ts';
 import { registerInstallServiceCommand } from './install-service.ts';
 import { registerJitConfigCommand } from './jit-config.ts';
 import { registerLabelsLintCommand } from './labels-lint.ts';
@@ -46,6 +47,9 @@ export function registerCommands(program: Command): void {
   const labels = program.command('labels').description('Label tools: minimal label set for queued jobs, workflow label lint.');
   registerLabelsPreflightCommand(labels);
   registerLabelsLintCommand(labels);
+
+  const image = program.command('image').description('Base images for machine providers (nspawn, vm): recipe → root directory + manifest.');
+  registerImageBuildCommand(image);
 
   const app = program.command('app').description('GitHub App helpers: check the App id and private key, find the installation id, mint installation tokens.');
   registerAppCheckCommand(app);

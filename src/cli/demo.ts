@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -7,10 +7,11 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { InvalidArgumentError, type Command } from 'commander';
 import { configSchema, type Config } from '../config/index.ts';
-import { JitpoolError, createLogger, isJitpoolError, percentile, round, shortId } from '../core/index.ts';
+import { JitpoolError, createLogger, describeError, isJitpoolError, percentile, round, shortId, silentLogger } from '../core/index.ts';
+import { buildTestImage } from '../images/index.ts';
 import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, generateWorkload, parseFaultSpec, probeDocker, startSimulator, type FaultCounts, type FaultSpec, type SimJob } from '../sim/index.ts';
 import type { ApiCallStats } from '../github/index.ts';
-import type { SandboxKind } from '../providers/index.ts';
+import { hostAddressForMachines, type SandboxKind } from '../providers/index.ts';
 import { startRuntime } from './runtime.ts';
 
 /** Options of {@link runDemo}. */
@@ -63,7 +64,7 @@ export interface DemoOptions {
 }
 
 /** The providers the demo can run on. */
-export type DemoProviderKind = 'process' | 'docker';
+export type DemoProviderKind = 'process' | 'docker' | 'nspawn';
 
 /** How the demo's pools learn about jobs. */
 export type DemoIntake = 'webhook' | 'scale-set';
@@ -134,6 +135,8 @@ export interface DemoConfigOptions {
   controllerId?: string;
   /** @default 'webhook' */
   intake?: DemoIntake;
+  /** The image directory nspawn machines boot from (`provider: 'nspawn'`). */
+  nspawnImage?: string;
 }
 
 /** The demo's configuration: three pools on the process (or Docker) provider, against the simulator. */
@@ -150,7 +153,18 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
           network: { subnetPool: '10.215.0.0/16', prefixLength: 28 },
           killGraceSeconds: 5,
         }
-      : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5, sandbox: options.sandbox ?? 'bwrap' };
+      : options.provider === 'nspawn'
+        ? {
+            kind: 'nspawn' as const,
+            image: options.nspawnImage ?? join(stateDir, 'image'),
+            network: 'private' as const,
+            subnet: { pool: '10.220.0.0/16', prefixLength: 30 },
+            cpus: 1,
+            memoryMb: 256,
+            pidsLimit: 256,
+            killGraceSeconds: 5,
+          }
+        : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5, sandbox: options.sandbox ?? 'bwrap' };
   const isScaleSet = options.intake === 'scale-set';
   // In scale-set mode GitHub assigns jobs to the pools' sets: no webhook endpoint, no poller.
   const intake = { mode: options.intake ?? 'webhook' };
@@ -176,8 +190,15 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
  * the default bridge's gateway, the host's address as every container sees it (the image is
  * built first if it is missing). A unique controller id keeps concurrent demos on one engine apart.
  */
-async function prepareProvider(kind: DemoProviderKind): Promise<{ simHost: string; controllerId: string }> {
+async function prepareProvider(kind: DemoProviderKind): Promise<{ simHost: string; controllerId: string; nspawnImage?: string }> {
   if (kind === 'process') return { simHost: '127.0.0.1', controllerId: 'demo' };
+  if (kind === 'nspawn') {
+    // The test image (the fake runner, no debootstrap), built once and kept; machines on private networks reach the simulator at a host address.
+    const nspawnImage = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'jitpool', 'images', 'demo-test');
+    if (process.getuid?.() !== 0) throw new JitpoolError('JP_PROVIDER_UNAVAILABLE', 'jitpool demo --provider nspawn needs root (systemd-nspawn, overlay mounts, cgroups)');
+    await buildTestImage(nspawnImage, silentLogger());
+    return { simHost: hostAddressForMachines(), controllerId: `demo-${shortId(3)}`, nspawnImage };
+  }
   const probe = await probeDocker();
   if (!probe.isReachable) throw new JitpoolError('JP_PROVIDER_UNAVAILABLE', `jitpool demo --provider docker: ${probe.reason}`);
   await ensureFakeRunnerImage();
@@ -190,7 +211,7 @@ async function prepareProvider(kind: DemoProviderKind): Promise<{ simHost: strin
  */
 export async function runDemo(options: DemoOptions): Promise<DemoReport & { stateDir?: string }> {
   const providerKind = options.provider ?? 'process';
-  const { simHost, controllerId } = await prepareProvider(providerKind);
+  const { simHost, controllerId, nspawnImage } = await prepareProvider(providerKind);
   const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-demo-'));
   const beforeLog = options.beforeLog;
   const stderrLine = beforeLog
@@ -219,6 +240,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
         provider: providerKind,
         controllerId,
         intake: options.intake,
+        nspawnImage,
       }),
       logger,
       env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: apiToken },
@@ -338,7 +360,7 @@ export function registerDemoCommand(program: Command): void {
     .description('Run the embedded demo: GitHub simulator + controller + a provider (process or docker), with a seeded workload, then a report.')
     .option('--jobs <n>', 'jobs to submit', (v) => positiveInt(v, '--jobs'), 200)
     .option('--seed <n>', 'workload seed (same seed, same workload)', (v) => positiveInt(v, '--seed'), 1)
-    .option('--provider <kind>', 'where runners run: process, or docker (needs a Docker engine; builds the local test image if missing)', demoProvider, 'process')
+    .option('--provider <kind>', 'where runners run: process, docker (needs a Docker engine; builds the local test image if missing), or nspawn (root + systemd-nspawn; builds the nspawn test image)', demoProvider, 'process')
     .option('--json', 'print exactly one JSON object (the report) on stdout')
     .option('--keep-state', 'keep the temporary state directory')
     .option('--log-level <level>', 'controller log level (logs go to stderr)', 'warn')
@@ -397,8 +419,8 @@ function demoIntake(value: string): DemoIntake {
 }
 
 function demoProvider(value: string): DemoProviderKind {
-  if (value === 'process' || value === 'docker') return value;
-  throw new InvalidArgumentError(`--provider must be process or docker, got ${JSON.stringify(value)}`);
+  if (value === 'process' || value === 'docker' || value === 'nspawn') return value;
+  throw new InvalidArgumentError(`--provider must be process, docker or nspawn, got ${JSON.stringify(value)}`);
 }
 
 function ratio(value: string, flag: string): number {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { compareViews, type ViewComparison } from '../controller/index.ts';
 import { controllerLabel } from '../core/index.ts';
+import { bootToOnline } from '../api/index.ts';
 import { describeScope, type GitHubRunner } from '../github/index.ts';
 import type { ComputeInfo } from '../providers/index.ts';
 import { configOption, openCommandRuntime, runCommand } from './command-context.ts';
@@ -12,6 +13,8 @@ export interface StatusReport extends ViewComparison {
   controllerId: string;
   /** Open jobs no pool can serve (newest first, at most 20), with the reason; never demand, not counted as a mismatch. */
   unservableJobs: Array<{ id: number; repo: string; name: string; pool: string | null; state: string; reason: string }>;
+  /** Per pool: launch decision → runner online over its latest 50 launches that came online (ms). */
+  pools: Array<{ name: string; bootToOnline: { p50Ms: number | null; p95Ms: number | null; samples: number } }>;
 }
 
 /** Reads the store, the providers and GitHub (our registrations only) and compares them. */
@@ -36,7 +39,8 @@ export async function collectStatus(runtime: Runtime, options: { strict: boolean
   const unservableJobs = runtime.store.listUnservableJobs(20).map((job) => ({
     id: job.id, repo: `${job.owner}/${job.repo}`, name: job.name, pool: job.pool, state: job.state, reason: job.unservableReason ?? '',
   }));
-  return { ...comparison, strict: options.strict, controllerId: runtime.config.controllerId, unservableJobs };
+  const pools = runtime.config.pools.map((pool) => ({ name: pool.name, bootToOnline: bootToOnline(runtime.store.bootToOnlineMs(pool.name)) }));
+  return { ...comparison, strict: options.strict, controllerId: runtime.config.controllerId, unservableJobs, pools };
 }
 
 /** The exit status of a status report: 0 only when the three views agree. */
@@ -64,7 +68,9 @@ export function formatStatus(report: StatusReport): string {
   const unservable = report.unservableJobs.length === 0
     ? ''
     : `\njobs no pool can serve (never demand; the last ${report.unservableJobs.length}):\n${report.unservableJobs.map((job) => `  ${job.id} ${job.repo} "${job.name}" — ${job.reason}`).join('\n')}\n`;
-  return `${lines.join('\n')}\n${verdict}\n${unservable}`;
+  const boots = (report.pools ?? []).filter((pool) => pool.bootToOnline.samples > 0)
+    .map((pool) => `pool ${pool.name}: boot to online p50 ${pool.bootToOnline.p50Ms} ms, p95 ${pool.bootToOnline.p95Ms} ms (last ${pool.bootToOnline.samples} launches)`);
+  return `${lines.join('\n')}\n${verdict}\n${boots.length > 0 ? `${boots.join('\n')}\n` : ''}${unservable}`;
 }
 
 /** Registers `jitpool status`. */

@@ -220,8 +220,44 @@ const dockerProvider = z
     if (provider.socketPath && provider.host) ctx.addIssue({ code: 'custom', path: ['host'], message: 'set socketPath or host, not both' });
   });
 
+const nspawnProvider = z
+  .object({
+    kind: z.literal('nspawn'),
+    /** Image directory made by `jitpool image build` (manifest.json + rootfs); each machine boots from an overlay of it. @example /var/lib/jitpool/images/debian */
+    image: absolutePath,
+    /** The image's recipe (YAML, see docs/providers/nspawn.md): `jitpool image build -c <this config>` builds it into `image`. @example /etc/jitpool/debian.yaml */
+    recipe: absolutePath.optional(),
+    /** Parent of the per-machine overlay directories and of the provider's records. No commas, colons or spaces. @default <stateDir>/machines */
+    workRoot: absolutePath.optional(),
+    /** `private`: each machine gets its own network namespace, veth pair and subnet (seed 004). `host`: the host's network. @default private */
+    network: z.enum(['private', 'host']).default('private'),
+    /** Per-machine subnets for `network: private`, carved from this pool; keep it clear of your LAN. */
+    subnet: z
+      .object({
+        /** @default 10.216.0.0/16 */
+        pool: cidr.default('10.216.0.0/16'),
+        /** @default 30 */
+        prefixLength: z.number().int().min(16).max(30).default(30),
+      })
+      .strict()
+      .default({ pool: '10.216.0.0/16', prefixLength: 30 }),
+    /** Masquerade each private subnet so the runner reaches GitHub (needs net.ipv4.ip_forward=1; the rules are the machine's and go with it). @default true */
+    nat: z.boolean().default(true),
+    /** CPU quota in CPUs. @default 2 */
+    cpus: z.number().positive().max(512).default(2),
+    /** Memory limit in MiB, swap disabled. @default 4096 */
+    memoryMb: z.number().int().min(32).default(4096),
+    /** Most processes/threads in the machine. @default 4096 */
+    pidsLimit: z.number().int().positive().default(4096),
+    /** Extra environment; values may use {runner_name} {pool} … like the Docker provider's. It is on nspawn's command line: no secrets. @default {} */
+    env: z.record(envName, z.string()).default({}),
+    /** Seconds between SIGTERM and SIGKILL when a machine is stopped. @default 10 */
+    killGraceSeconds: seconds.default(10),
+  })
+  .strict();
+
 /** Provider settings; `kind` picks the provider. Other kinds are added by later issues. */
-const providerSchema = z.discriminatedUnion('kind', [processProvider, dockerProvider]);
+const providerSchema = z.discriminatedUnion('kind', [processProvider, dockerProvider, nspawnProvider]);
 
 const repoScope = z.object({ kind: z.literal('repo'), owner, repo }).strict();
 const orgScope = z.object({ kind: z.literal('org'), org: owner }).strict();

@@ -3,6 +3,7 @@ import type { Logger } from '../core/index.ts';
 import type { ProviderConfig } from '../config/index.ts';
 import { resolveDockerEndpoint } from './docker-engine.ts';
 import { DockerProvider } from './docker-provider.ts';
+import { NspawnProvider } from './nspawn-provider.ts';
 import { ProcessProvider } from './process-provider.ts';
 import type { Provider } from './types.ts';
 
@@ -52,5 +53,19 @@ export function createProvider(config: ProviderConfig, context: ProviderContext)
         apiTimeoutSeconds: config.apiTimeoutSeconds,
         logger: context.logger,
       }).servePool(context.pool);
+    case 'nspawn':
+      return new NspawnProvider({
+        controllerId: context.controllerId,
+        image: config.image,
+        workRoot: config.workRoot ?? join(context.stateDir, 'machines'),
+        network: config.network,
+        privateNetwork: { subnetPool: config.subnet.pool, prefixLength: config.subnet.prefixLength, nat: config.nat },
+        cpus: config.cpus,
+        memoryMb: config.memoryMb,
+        pidsLimit: config.pidsLimit,
+        env: config.env,
+        killGraceSeconds: config.killGraceSeconds,
+        logger: context.logger,
+      });
   }
 }

@@ -7,3 +7,5 @@ export { DockerProvider, type DockerProviderOptions } from './docker-provider.ts
 export { DOCKER_LABELS, resolveDockerEndpoint, describeEndpoint, type DockerEndpoint } from './docker-engine.ts';
 export { pickSubnet, subnetsOverlap } from './docker-network.ts';
 export { createProvider, type ProviderContext } from './create-provider.ts';
+export { NspawnProvider, type NspawnProviderOptions } from './nspawn-provider.ts';
+export { hostAddressForMachines } from './nspawn-network.ts';

@@ -273,6 +273,18 @@ export class Store {
     return (this.#stmt("SELECT COUNT(DISTINCT entity_id) AS n FROM transitions WHERE entity = 'runner' AND to_state = ?").get(state) as { n: number }).n;
   }
 
+  /**
+   * Boot to online of the pool's newest `limit` runners that came online: launch decision (the
+   * runner's creation) to its first move from `provisioning` to `idle` or `busy`, in ms, newest
+   * first. The same rule as the `jitpool_launch_latency_seconds` histogram.
+   */
+  bootToOnlineMs(pool: string, limit = 50): number[] {
+    const rows = this.#stmt(
+      "SELECT MIN(t.at_ms) - r.created_at_ms AS ms FROM runners r JOIN transitions t ON t.entity = 'runner' AND t.entity_id = r.id AND t.from_state = 'provisioning' AND t.to_state IN ('idle', 'busy') WHERE r.pool = ? GROUP BY r.id ORDER BY r.created_at_ms DESC LIMIT ?",
+    ).all(pool, limit) as Array<{ ms: number }>;
+    return rows.map((row) => Math.max(0, row.ms));
+  }
+
   /** Runners per (pool, state), removed ones included (metrics, dashboard). */
   countRunnersByState(): StateCount[] {
     return (this.#stmt('SELECT pool, state, COUNT(*) AS n FROM runners GROUP BY pool, state').all() as Row[]).map(toStateCount);

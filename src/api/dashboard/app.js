@@ -63,6 +63,7 @@ function renderPools() {
     el('td', {}, pool.minIdle), el('td', {}, pool.max),
     el('td', {}, pool.counts.booting), el('td', {}, pool.counts.idle), el('td', {}, pool.counts.busy), el('td', {}, pool.counts.stopping),
     el('td', {}, pool.queued),
+    el('td', { class: 'muted' }, pool.bootToOnline && pool.bootToOnline.p50Ms !== null ? `${pool.bootToOnline.p50Ms} ms` : '—'),
     el('td', { class: pool.unservable > 0 ? 'state state-failed' : 'muted' }, pool.unservable ?? 0),
     el('td', { class: pool.health.degraded ? 'state state-failed' : 'state state-idle' }, pool.health.degraded ? `degraded (${pool.health.consecutiveFailures})` : 'ok'),
   )));
