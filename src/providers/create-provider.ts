@@ -4,6 +4,7 @@ import type { ProviderConfig } from '../config/index.ts';
 import { resolveDockerEndpoint } from './docker-engine.ts';
 import { DockerProvider } from './docker-provider.ts';
 import { ProcessProvider } from './process-provider.ts';
+import { VmProvider } from './vm-provider.ts';
 import type { Provider } from './types.ts';
 
 /** What {@link createProvider} needs besides the pool's provider settings. */
@@ -52,5 +53,19 @@ export function createProvider(config: ProviderConfig, context: ProviderContext)
         apiTimeoutSeconds: config.apiTimeoutSeconds,
         logger: context.logger,
       }).servePool(context.pool);
+    case 'vm':
+      return new VmProvider({
+        controllerId: context.controllerId,
+        image: config.image,
+        workRoot: config.workRoot ?? join(context.stateDir, 'vm'),
+        accel: config.accel,
+        cpus: config.cpus,
+        memoryMb: config.memoryMb,
+        diskGb: config.diskGb ?? null,
+        init: config.init,
+        killGraceSeconds: config.killGraceSeconds,
+        qemuBinary: config.qemuBinary,
+        logger: context.logger,
+      });
   }
 }

@@ -44,6 +44,13 @@ sync
 poweroff -f
 `;
 
+/** An init that never starts the runner: a boot that never comes online (boot-timeout tests). */
+export const HANGING_INIT = '/usr/local/bin/jitpool-test-hang';
+const HANGING_INIT_SCRIPT = `#!/bin/sh
+echo "jitpool-test-hang: never starting the runner"
+while :; do sleep 3600; done
+`;
+
 const LISTENER_WRAPPER = `#!/bin/sh
 exec /usr/local/bin/node /app/src/sim/fake-runner.ts "$@"
 `;
@@ -98,6 +105,7 @@ export async function ensureVmTestImage(dir = VM_TEST_IMAGE_ROOT): Promise<VmTes
   writeFileSync(join(building, 'etc/group'), 'root:x:0:\nrunner:x:1001:\n');
   writeFileSync(join(building, 'usr/local/bin/jitpool-agent'), STAND_IN_AGENT, { mode: 0o755 });
   writeFileSync(join(building, 'home/runner/actions-runner/bin/Runner.Listener'), LISTENER_WRAPPER, { mode: 0o755 });
+  writeFileSync(join(building, HANGING_INIT), HANGING_INIT_SCRIPT, { mode: 0o755 });
   for (const sub of ['home/runner', 'home/runner/actions-runner', 'home/runner/actions-runner/bin', 'home/runner/actions-runner/bin/Runner.Listener']) chownSync(join(building, sub), 1001, 1001);
   rmSync(rootfs, { recursive: true, force: true });
   renameSync(building, rootfs);
