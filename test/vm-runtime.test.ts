@@ -108,8 +108,10 @@ describe('the vm provider under jitpool up (QEMU, tcg)', { skip, timeout: 900_00
     const stack = await startStack(t, { minIdle: 1, bootTimeoutSeconds: 20, init: HANGING_INIT });
     const up = stack.up();
     await until(() => /jitpool started/.test(up.output()), 'the daemon started', 60_000);
-    const failedRunner = () => stack.query<{ name: string; last_error: string | null }>("SELECT name, last_error FROM runners WHERE state = 'failed'")[0];
-    await until(() => failedRunner() !== undefined, 'a runner failed at its boot timeout', 240_000);
+    const failedRunner = () => stack.query<{ name: string; last_error: string | null }>("SELECT name, last_error FROM runners WHERE state IN ('failed', 'removed') AND last_error LIKE '%boot timeout%'")[0];
+    await until(() => failedRunner() !== undefined, 'a runner failed at its boot timeout', 240_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(stack.query('SELECT name, state, last_error, exit_code FROM runners'))} ${up.output().slice(-3000)}`);
+    });
     const failed = failedRunner()!;
     assert.match(failed.last_error ?? '', /boot timeout/);
     await until(() => !existsSync(join(stack.workRoot, failed.name)) && qemuProcesses(`guest=${failed.name},`).length === 0, 'its VM removed', 60_000);
