@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildVmArtifacts, type VmArtifacts } from '../images/vm-artifacts.ts';
@@ -18,8 +19,8 @@ import { buildVmArtifacts, type VmArtifacts } from '../images/vm-artifacts.ts';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const FAKE_RUNNER_ENTRY = join(REPO, 'src/sim/fake-runner.ts');
 
-/** Where the test image is cached between runs (rebuilt when its inputs change). @default /var/cache/jitpool-vm-test */
-export const VM_TEST_IMAGE_ROOT = process.env.JITPOOL_VM_TEST_IMAGE_DIR ?? '/var/cache/jitpool-vm-test';
+/** Where the test image is cached between runs (rebuilt when its inputs change). @default /var/cache/jitpool-vm-test (root), ~/.cache/jitpool-vm-test */
+export const VM_TEST_IMAGE_ROOT = process.env.JITPOOL_VM_TEST_IMAGE_DIR ?? (process.getuid?.() === 0 ? '/var/cache/jitpool-vm-test' : join(homedir(), '.cache/jitpool-vm-test'));
 
 /**
  * The stand-in agent (contract: src/images/guest-agent.sh, owned by the image pipeline): reads
@@ -106,11 +107,15 @@ export async function ensureVmTestImage(dir = VM_TEST_IMAGE_ROOT): Promise<VmTes
   writeFileSync(join(building, 'usr/local/bin/jitpool-agent'), STAND_IN_AGENT, { mode: 0o755 });
   writeFileSync(join(building, 'home/runner/actions-runner/bin/Runner.Listener'), LISTENER_WRAPPER, { mode: 0o755 });
   writeFileSync(join(building, HANGING_INIT), HANGING_INIT_SCRIPT, { mode: 0o755 });
-  for (const sub of ['home/runner', 'home/runner/actions-runner', 'home/runner/actions-runner/bin', 'home/runner/actions-runner/bin/Runner.Listener']) chownSync(join(building, sub), 1001, 1001);
+  try {
+    for (const sub of ['home/runner', 'home/runner/actions-runner', 'home/runner/actions-runner/bin', 'home/runner/actions-runner/bin/Runner.Listener']) chownSync(join(building, sub), 1001, 1001);
+  } catch (err) {
+    throw new Error(`building the VM test image needs root (its files are owned by the guest's runner uid 1001): ${(err as Error).message}`, { cause: err });
+  }
   rmSync(rootfs, { recursive: true, force: true });
   renameSync(building, rootfs);
 
-  const built = await buildVmArtifacts(rootfs, dir, { log: (line) => process.stderr.write(`# ${line}\n`) });
+  const built = await buildVmArtifacts(rootfs, dir, { kernelCacheDir: join(dir, 'kernel'), log: (line) => process.stderr.write(`# ${line}\n`) });
   writeFileSync(join(dir, 'kernel-version'), `${built.kernelVersion}\n`);
   writeFileSync(join(dir, 'sizes.json'), JSON.stringify({ diskBytes: built.diskBytes, kernelBytes: built.kernelBytes, initrdBytes: built.initrdBytes }));
   writeFileSync(stamp, `${digest}\n`);
