@@ -233,6 +233,7 @@ async function buildInitrd(modulesDir: string, kernelVersion: string, busybox: s
     order.push(relative(join(dir, 'lib/modules'), target));
   }
   writeFileSync(join(dir, 'modules.order'), `${order.join('\n')}\n`);
+  await copyWithLibraries(RESIZE2FS, dir);
   writeFileSync(join(dir, 'kernel-version'), `${kernelVersion}\n`);
   writeFileSync(join(dir, 'init'), INIT_SCRIPT, { mode: 0o755 });
   // newc cpio of the directory, gzip-compressed (every Debian kernel has CONFIG_RD_GZIP).
@@ -243,6 +244,27 @@ async function buildInitrd(modulesDir: string, kernelVersion: string, busybox: s
     find.once('error', reject);
     find.once('close', (code) => (code === 0 ? resolve() : reject(new JitpoolError('JP_COMMAND_FAILED', `building the initrd failed (cpio, gzip): ${stderr.trim()} (apt-get install cpio)`))));
   });
+}
+
+/** resize2fs (e2fsprogs) grows the root filesystem online when a pool's `diskGb` makes the overlay larger than the base. */
+const RESIZE2FS = '/sbin/resize2fs';
+
+/** Copies a dynamically linked binary and the shared libraries ldd names into `root`, at the same paths. */
+async function copyWithLibraries(binary: string, root: string): Promise<void> {
+  if (!existsSync(binary)) throw new JitpoolError('JP_COMMAND_FAILED', `${binary} is missing: apt-get install e2fsprogs`);
+  const { stdout } = await run('ldd', [binary], { timeout: 30_000 }).catch((err: unknown) => {
+    throw new JitpoolError('JP_COMMAND_FAILED', `ldd ${binary} failed: ${commandError(err)}`, { cause: err });
+  });
+  const files = [binary];
+  for (const line of stdout.split('\n')) {
+    const path = /=>\s+(\/\S+)/.exec(line)?.[1] ?? /^\s*(\/\S+)\s+\(/.exec(line)?.[1];
+    if (path) files.push(path);
+  }
+  for (const file of files) {
+    mkdirSync(join(root, dirname(file)), { recursive: true });
+    copyFileSync(file, join(root, file));
+    chmodSync(join(root, file), 0o755);
+  }
 }
 
 function isStaticElf(path: string): boolean {
@@ -323,7 +345,8 @@ function mb(bytes: number): string {
 /**
  * The initrd's `/init` (busybox sh). Kernel command line parameters it reads, set by the `vm`
  * provider: `jitpool.ip=` (address/prefix, or `none`), `jitpool.gw=`, `jitpool.dns=`,
- * `jitpool.hostname=`, `jitpool.init=` (what runs as PID 1 of the new root). The JIT config is
+ * `jitpool.hostname=`, `jitpool.init=` (what runs as PID 1 of the new root), `jitpool.resize=1`
+ * (grow the root filesystem online to the disk's size: a pool's `diskGb`). The JIT config is
  * read from fw_cfg (`opt/jitpool/jitconfig`) into `/run/jitpool/jitconfig` (a tmpfs, 0600),
  * where the guest agent takes it and deletes it; the fw_cfg driver is then unloaded again so the
  * sysfs view of the config is gone. Any failure powers the machine off with a line on the
@@ -337,7 +360,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec >/dev/console 2>&1
-ip=10.0.2.15/24 gw=10.0.2.2 dns=10.0.2.3 host=jitpool init=/usr/local/bin/jitpool-agent root=/dev/vda
+ip=10.0.2.15/24 gw=10.0.2.2 dns=10.0.2.3 host=jitpool init=/usr/local/bin/jitpool-agent root=/dev/vda resize=0
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     jitpool.ip=*) ip="\${arg#*=}" ;;
@@ -346,6 +369,7 @@ for arg in $(cat /proc/cmdline); do
     jitpool.hostname=*) host="\${arg#*=}" ;;
     jitpool.init=*) init="\${arg#*=}" ;;
     jitpool.root=*) root="\${arg#*=}" ;;
+    jitpool.resize=1) resize=1 ;;
   esac
 done
 for module in $(cat /modules.order); do insmod "/lib/modules/$module" 2>/dev/null; done
@@ -356,6 +380,9 @@ while [ ! -b "$root" ]; do
   sleep 0.1
 done
 mount -t ext4 -o rw,noatime "$root" /newroot || fail "could not mount $root"
+if [ "$resize" = 1 ]; then
+  /sbin/resize2fs "$root" >/dev/null 2>&1 || echo "jitpool-init: could not grow the root filesystem to the disk's size"
+fi
 mkdir -p /newroot/run /newroot/proc /newroot/sys /newroot/dev /newroot/tmp
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /newroot/run || fail "could not mount /run"
 mkdir -m 0700 /newroot/run/jitpool

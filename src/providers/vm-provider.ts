@@ -111,12 +111,12 @@ export class VmProvider implements Provider {
       throw new JitpoolError('JP_CONFIG_INVALID', `QMP socket path ${file('qmp')} is longer than ${MAX_SOCKET_PATH} bytes: choose a shorter workRoot`);
     }
     try {
-      await this.#createOverlay(image.disk, file('overlay'));
+      const growRoot = await this.#createOverlay(image.disk, file('overlay'));
       writeSecretFile(file('jitConfig'), spec.jitConfig);
       const argv = qemuArguments({
         runnerName: spec.runnerName, accel, cpus: this.#options.cpus, memoryMb: this.#options.memoryMb, kernel: image.kernel, initrd: image.initrd,
         overlay: file('overlay'), qmpSocket: file('qmp'), consoleLog: file('console'), pidFile: file('pid'), jitConfigFile: file('jitConfig'),
-        init: this.#options.init ?? '/usr/local/bin/jitpool-agent', network: USER_NETWORK,
+        init: this.#options.init ?? '/usr/local/bin/jitpool-agent', network: USER_NETWORK, growRoot,
       });
       const pid = this.#spawn(argv, file('qemuLog'));
       const spawned: VmMeta = { ...meta, pid, startTicks: readStartTicks(pid) };
@@ -206,7 +206,8 @@ export class VmProvider implements Provider {
     return files;
   }
 
-  async #createOverlay(base: string, overlay: string): Promise<void> {
+  /** Creates the VM's copy-on-write disk; true when it is larger than the base (the guest then grows its filesystem). */
+  async #createOverlay(base: string, overlay: string): Promise<boolean> {
     const baseBytes = statSync(base).size;
     const wantedBytes = this.#options.diskGb === null ? baseBytes : Math.max(baseBytes, Math.round(this.#options.diskGb * 1024 ** 3));
     try {
@@ -215,6 +216,7 @@ export class VmProvider implements Provider {
     } catch (err) {
       throw new JitpoolError('JP_PROVIDER_CREATE', `qemu-img could not create the overlay of ${base}: ${((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`, { cause: err });
     }
+    return wantedBytes > baseBytes;
   }
 
   /** Starts QEMU in its own session (it outlives the controller), its stdout/stderr into qemu.log. */

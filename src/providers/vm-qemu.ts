@@ -19,6 +19,8 @@ export interface QemuMachine {
   jitConfigFile: string;
   /** PID 1 of the guest's root (the guest agent). */
   init: string;
+  /** The overlay is larger than the base disk: the initrd grows the root filesystem to fill it. */
+  growRoot: boolean;
   /** The guest's address/prefix, gateway and DNS on QEMU's user-mode network. */
   network: { guestAddress: string; gateway: string; dns: string; subnet: string };
 }
@@ -46,6 +48,7 @@ export function qemuArguments(machine: QemuMachine): string[] {
     `jitpool.ip=${machine.network.guestAddress}`,
     `jitpool.gw=${machine.network.gateway}`,
     `jitpool.dns=${machine.network.dns}`,
+    ...(machine.growRoot ? ['jitpool.resize=1'] : []),
   ].join(' ');
   return [
     '-name', `guest=${opt(machine.runnerName)},process=${opt(machine.runnerName)}`,

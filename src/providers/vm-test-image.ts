@@ -52,6 +52,21 @@ echo "jitpool-test-hang: never starting the runner"
 while :; do sleep 3600; done
 `;
 
+/** An init that reports what the guest sees (CPUs, memory, disk, the JIT config file's mode and size) and powers off. */
+export const PROBE_INIT = '/usr/local/bin/jitpool-test-probe';
+const PROBE_INIT_SCRIPT = `#!/bin/sh
+b=/bin/busybox
+echo "probe: nproc=$($b nproc)"
+echo "probe: memkb=$($b awk '/MemTotal/ { print $2 }' /proc/meminfo)"
+echo "probe: rootkb=$($b df -k / | $b awk 'NR == 2 { print $2 }')"
+echo "probe: hostname=$($b hostname)"
+echo "probe: jitconfig-mode=$($b stat -c %a /run/jitpool/jitconfig) bytes=$($b wc -c </run/jitpool/jitconfig)"
+if [ -e /sys/firmware/qemu_fw_cfg ]; then echo "probe: fw_cfg=visible"; else echo "probe: fw_cfg=gone"; fi
+echo "probe: route=$($b ip route | $b awk '/default/ { print $3 }')"
+$b sync
+$b poweroff -f
+`;
+
 const LISTENER_WRAPPER = `#!/bin/sh
 exec /usr/local/bin/node /app/src/sim/fake-runner.ts "$@"
 `;
@@ -107,6 +122,7 @@ export async function ensureVmTestImage(dir = VM_TEST_IMAGE_ROOT): Promise<VmTes
   writeFileSync(join(building, 'usr/local/bin/jitpool-agent'), STAND_IN_AGENT, { mode: 0o755 });
   writeFileSync(join(building, 'home/runner/actions-runner/bin/Runner.Listener'), LISTENER_WRAPPER, { mode: 0o755 });
   writeFileSync(join(building, HANGING_INIT), HANGING_INIT_SCRIPT, { mode: 0o755 });
+  writeFileSync(join(building, PROBE_INIT), PROBE_INIT_SCRIPT, { mode: 0o755 });
   try {
     for (const sub of ['home/runner', 'home/runner/actions-runner', 'home/runner/actions-runner/bin', 'home/runner/actions-runner/bin/Runner.Listener']) chownSync(join(building, sub), 1001, 1001);
   } catch (err) {
