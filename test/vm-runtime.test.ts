@@ -120,25 +120,37 @@ describe('the vm provider under jitpool up (QEMU, tcg)', { skip, timeout: 900_00
     await up.exited;
   });
 
-  it('a controller SIGKILLed mid-job: the VM keeps running, the restarted controller adopts it, the job finishes, nothing is left', async (t) => {
+  it('a controller SIGKILLed mid-boot and again mid-job: the VM keeps running, each restarted controller adopts it, the job finishes, nothing is left', async (t) => {
     const stack = await startStack(t);
     const first = stack.up();
     await until(() => /jitpool started/.test(first.output()), 'the daemon started', 60_000);
     const job = stack.sim.queueJob({ owner: ORG, repo: 'app', labels: LABELS, durationMs: 20_000 });
-    await stack.sim.waitFor((s) => s.jobs().find((j) => j.id === job.id)?.status === 'in_progress', 300_000);
-    const runnerName = stack.sim.jobs().find((j) => j.id === job.id)!.runnerName!;
+    // Mid-boot: the VM exists and is recorded, its runner not online yet.
+    const booting = () => stack.query<{ name: string }>("SELECT name FROM runners WHERE state = 'provisioning' AND compute_id IS NOT NULL")[0];
+    await until(() => booting() !== undefined, 'a VM booting', 120_000);
+    const runnerName = booting()!.name;
     const [pid] = qemuProcesses(`guest=${runnerName},`);
     assert.ok(pid, `the VM of ${runnerName} runs`);
     first.child.kill('SIGKILL');
     await first.exited;
-    assert.deepEqual(qemuProcesses(`guest=${runnerName},`), [pid], 'the VM outlived the controller');
+    assert.equal(stack.sim.runners().find((r) => r.name === runnerName)?.status === 'online' && stack.sim.jobs()[0]?.status === 'in_progress', false, 'killed before the job started');
 
     const second = stack.up();
     await until(() => /jitpool started/.test(second.output()), 'the daemon restarted', 60_000);
+    await stack.sim.waitFor((s) => s.jobs().find((j) => j.id === job.id)?.status === 'in_progress', 300_000);
+    assert.equal(stack.sim.jobs().find((j) => j.id === job.id)?.runnerName, runnerName, 'the VM booted under the first controller took the job');
+    assert.deepEqual(qemuProcesses(`guest=${runnerName},`), [pid], 'the same QEMU process');
+    second.child.kill('SIGKILL');
+    await second.exited;
+    assert.deepEqual(qemuProcesses(`guest=${runnerName},`), [pid], 'the VM outlived the controller mid-job');
+
+    const third = stack.up();
+    await until(() => /jitpool started/.test(third.output()), 'the daemon restarted again', 60_000);
     await stack.sim.waitFor((s) => s.jobs().find((j) => j.id === job.id)?.status === 'completed', 300_000);
     assert.equal(stack.sim.jobs().find((j) => j.id === job.id)?.conclusion, 'success', 'the adopted VM finished the job');
     await until(() => stack.query<{ n: number }>("SELECT COUNT(*) AS n FROM runners WHERE state <> 'removed'")[0]!.n === 0 && leftovers(stack).length === 0, 'the VM removed after its job', 120_000);
     const runner = stack.query<{ exit_code: number | null; state: string }>(`SELECT exit_code, state FROM runners WHERE name = '${runnerName}'`)[0];
     assert.deepEqual({ ...runner }, { exit_code: 0, state: 'removed' });
+    assert.equal(stack.sim.stats().busyRunnersKilled + stack.sim.stats().busyRunnersDeleted, 0, 'no busy runner was killed');
   });
 });

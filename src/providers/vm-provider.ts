@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { JitpoolError, isProcessAlive, isSafeRunnerName, readStartTicks, sleep, type Logger } from '../core/index.ts';
@@ -63,6 +63,8 @@ export class VmProvider implements Provider {
   readonly #events = new EventEmitter();
   readonly #log: Logger;
   readonly #seen = new Map<string, { isAlive: boolean; isOnline: boolean }>();
+  /** VMs whose runner was seen online (kept: the line scrolls out of the console's tail). */
+  readonly #online = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -146,6 +148,7 @@ export class VmProvider implements Provider {
     if (target) await this.#stop(target);
     this.#book.remove(computeId);
     this.#seen.delete(computeId);
+    this.#online.delete(computeId);
   }
 
   async list(): Promise<ComputeInfo[]> {
@@ -326,6 +329,7 @@ export class VmProvider implements Provider {
   #info(meta: VmMeta): ComputeInfo {
     const isAlive = this.#isAlive(meta);
     const console = isAlive || meta.pid !== null ? readConsole(this.#book.fileOf(meta.runnerName, 'console')) : '';
+    if (isAlive && console.includes(RUNNER_ONLINE_MARKER)) this.#online.add(meta.runnerName);
     return {
       computeId: meta.runnerName,
       runnerId: meta.runnerId,
@@ -334,7 +338,7 @@ export class VmProvider implements Provider {
       controllerId: meta.controllerId,
       state: isAlive ? 'running' : 'exited',
       exitCode: isAlive ? null : agentExitCode(console),
-      isOnline: isAlive && console.includes(RUNNER_ONLINE_MARKER),
+      isOnline: isAlive && this.#online.has(meta.runnerName),
       createdAtMs: meta.createdAtMs,
     };
   }
@@ -379,13 +383,22 @@ function writeSecretFile(path: string, content: string): void {
   }
 }
 
-/** The console's text (its last 256 KiB: the runner's output and the agent's last line). */
+/** The console's last 64 KiB (where the agent's last line and a fresh runner's "online" line are): bounded work however much the guest printed. */
 function readConsole(path: string): string {
+  let fd: number;
   try {
-    const data = readFileSync(path);
-    return data.subarray(Math.max(0, data.length - 256 * 1024)).toString('utf8');
+    fd = openSync(path, 'r');
   } catch {
     return '';
+  }
+  try {
+    const { size } = fstatSync(fd);
+    const length = Math.min(size, 64 * 1024);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    return buffer.toString('utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 
