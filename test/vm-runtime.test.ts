@@ -28,7 +28,7 @@ interface Stack {
   query: <T>(sql: string) => T[];
 }
 
-async function startStack(t: TestContext, pool: { minIdle?: number; bootTimeoutSeconds?: number; init?: string } = {}): Promise<Stack> {
+async function startStack(t: TestContext, pool: { minIdle?: number; bootTimeoutSeconds?: number; jobTimeoutSeconds?: number; init?: string } = {}): Promise<Stack> {
   const sim = await startSimulator({ advertiseHost: '10.0.2.2', offlineAfterMs: 8000, acquirePollMs: 2000 });
   const dir = mkdtempSync('/tmp/jp-vm-rt-');
   const workRoot = join(dir, 'vm');
@@ -45,7 +45,7 @@ async function startStack(t: TestContext, pool: { minIdle?: number; bootTimeoutS
     'api: { port: 0, auth: { token: { env: [VM_API_TOKEN] } } }',
     'controller: { reconcileIntervalSeconds: 1, githubSyncIntervalSeconds: 2 }',
     'pools:',
-    `  - { name: vm, scope: { kind: org, org: ${ORG} }, labels: [${LABELS.join(', ')}], max: 2, minIdle: ${pool.minIdle ?? 0}, idleGraceSeconds: 2, bootTimeoutSeconds: ${pool.bootTimeoutSeconds ?? 120}, provider: ${JSON.stringify(provider)} }`,
+    `  - { name: vm, scope: { kind: org, org: ${ORG} }, labels: [${LABELS.join(', ')}], max: 2, minIdle: ${pool.minIdle ?? 0}, idleGraceSeconds: 2, bootTimeoutSeconds: ${pool.bootTimeoutSeconds ?? 120}, jobTimeoutSeconds: ${pool.jobTimeoutSeconds ?? 3600}, provider: ${JSON.stringify(provider)} }`,
   ].join('\n'));
   const running: Array<ReturnType<typeof spawnCli>> = [];
   t.after(async () => {
@@ -118,6 +118,19 @@ describe('the vm provider under jitpool up (QEMU, tcg)', { skip, timeout: 900_00
     assert.equal(stack.sim.runners().some((r) => r.name === failed.name), false, 'its registration was deleted first');
     up.child.kill('SIGTERM');
     await up.exited;
+  });
+
+  it('a job past its timeout: the VM is stopped (the one logged exception to never killing a busy runner) and removed, the job does not hang', async (t) => {
+    const stack = await startStack(t, { jobTimeoutSeconds: 15 });
+    const up = stack.up();
+    await until(() => /jitpool started/.test(up.output()), 'the daemon started', 60_000);
+    const job = stack.sim.queueJob({ owner: ORG, repo: 'app', labels: LABELS, durationMs: 600_000 });
+    await stack.sim.waitFor((s) => s.jobs().find((j) => j.id === job.id)?.status === 'in_progress', 300_000);
+    const runnerName = stack.sim.jobs().find((j) => j.id === job.id)!.runnerName!;
+    await until(() => stack.query<{ last_error: string | null }>(`SELECT last_error FROM runners WHERE name = '${runnerName}' AND state IN ('failed', 'removed')`)[0]?.last_error?.includes('job timeout') === true, 'the runner torn down at its job timeout', 180_000);
+    await until(() => !existsSync(join(stack.workRoot, runnerName)) && qemuProcesses(`guest=${runnerName},`).length === 0, 'its VM removed', 60_000);
+    await stack.sim.waitFor((s) => s.jobs().find((j) => j.id === job.id)?.status === 'completed', 120_000);
+    assert.notEqual(stack.sim.jobs().find((j) => j.id === job.id)?.conclusion, 'success', 'GitHub fails the job whose runner went away');
   });
 
   it('a controller SIGKILLed mid-boot and again mid-job: the VM keeps running, each restarted controller adopts it, the job finishes, nothing is left', async (t) => {
