@@ -12,6 +12,8 @@ import { buildTestImage } from '../images/index.ts';
 import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, generateWorkload, parseFaultSpec, probeDocker, startSimulator, type FaultCounts, type FaultSpec, type SimJob } from '../sim/index.ts';
 import type { ApiCallStats } from '../github/index.ts';
 import { hostAddressForMachines, type SandboxKind } from '../providers/index.ts';
+// The fake runner as a VM image (a stand-in of the image pipeline's test recipe).
+import { ensureVmTestImage } from '../providers/vm-test-image.ts';
 import { startRuntime } from './runtime.ts';
 
 /** Options of {@link runDemo}. */
@@ -35,6 +37,8 @@ export interface DemoOptions {
   provider?: DemoProviderKind;
   /** How process runners are isolated; `none` runs them as this user, unsandboxed (warned about). @default 'bwrap' */
   sandbox?: SandboxKind;
+  /** The accelerator of `--provider vm` (software emulation works everywhere, KVM needs /dev/kvm). @default 'tcg' */
+  vmAccel?: 'kvm' | 'tcg' | 'auto';
   /** No webhooks at all: the poller alone finds the jobs (seed 004's design). */
   pollOnly?: boolean;
   /** `scale-set`: every pool is a runner scale set; GitHub assigns the jobs, no webhook and no poller. @default 'webhook' */
@@ -64,7 +68,7 @@ export interface DemoOptions {
 }
 
 /** The providers the demo can run on. */
-export type DemoProviderKind = 'process' | 'docker' | 'nspawn';
+export type DemoProviderKind = 'process' | 'docker' | 'nspawn' | 'vm';
 
 /** How the demo's pools learn about jobs. */
 export type DemoIntake = 'webhook' | 'scale-set';
@@ -137,6 +141,8 @@ export interface DemoConfigOptions {
   intake?: DemoIntake;
   /** The image directory nspawn machines boot from (`provider: 'nspawn'`). */
   nspawnImage?: string;
+  /** The `vm` provider's image directory and accelerator (`--provider vm`). */
+  vm?: { image: string; accel: 'kvm' | 'tcg' | 'auto' };
 }
 
 /** The demo's configuration: three pools on the process (or Docker) provider, against the simulator. */
@@ -164,10 +170,15 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
             pidsLimit: 256,
             killGraceSeconds: 5,
           }
-        : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5, sandbox: options.sandbox ?? 'bwrap' };
+        : options.provider === 'vm'
+          ? { kind: 'vm' as const, image: options.vm!.image, accel: options.vm!.accel, cpus: 1, memoryMb: 512, killGraceSeconds: 2, workRoot: join(stateDir, 'vm') }
+          : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5, sandbox: options.sandbox ?? 'bwrap' };
   const isScaleSet = options.intake === 'scale-set';
   // In scale-set mode GitHub assigns jobs to the pools' sets: no webhook endpoint, no poller.
   const intake = { mode: options.intake ?? 'webhook' };
+  // Every VM is a whole machine (512 MiB, seconds of boot under software emulation): fewer at once.
+  const max = (n: number) => (options.provider === 'vm' ? Math.min(n, 2) : n);
+  const bootTimeoutSeconds = options.provider === 'vm' ? 180 : 60;
   return configSchema.parse({
     controllerId: options.controllerId ?? 'demo',
     github: { apiUrl, auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN'] } }, writeConcurrency: 8 },
@@ -178,9 +189,9 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
     api: { host: '127.0.0.1', port: options.apiPort ?? 0 },
     controller: { reconcileIntervalSeconds: 2, githubSyncIntervalSeconds: 10, concurrency: 16 },
     pools: [
-      { name: 'linux', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'x64'], provider, minIdle: 1, max: 10, idleGraceSeconds: 2, bootTimeoutSeconds: 60, intake },
-      { name: 'gpu', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'x64', 'gpu'], provider, max: 4, idleGraceSeconds: 2, bootTimeoutSeconds: 60, intake },
-      { name: 'arm', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'arm64'], provider, max: 6, idleGraceSeconds: 2, bootTimeoutSeconds: 60, intake },
+      { name: 'linux', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'x64'], provider, minIdle: 1, max: max(10), idleGraceSeconds: 2, bootTimeoutSeconds, intake },
+      { name: 'gpu', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'x64', 'gpu'], provider, max: max(4), idleGraceSeconds: 2, bootTimeoutSeconds, intake },
+      { name: 'arm', scope: { kind: 'org', org: ORG }, labels: ['self-hosted', 'linux', 'arm64'], provider, max: max(6), idleGraceSeconds: 2, bootTimeoutSeconds, intake },
     ],
   });
 }
@@ -190,7 +201,7 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
  * the default bridge's gateway, the host's address as every container sees it (the image is
  * built first if it is missing). A unique controller id keeps concurrent demos on one engine apart.
  */
-async function prepareProvider(kind: DemoProviderKind): Promise<{ simHost: string; controllerId: string; nspawnImage?: string }> {
+async function prepareProvider(kind: DemoProviderKind, accel: 'kvm' | 'tcg' | 'auto'): Promise<{ simHost: string; advertiseHost?: string; controllerId: string; nspawnImage?: string; vm?: DemoConfigOptions['vm'] }> {
   if (kind === 'process') return { simHost: '127.0.0.1', controllerId: 'demo' };
   if (kind === 'nspawn') {
     // The test image (the fake runner, no debootstrap), built once and kept; machines on private networks reach the simulator at a host address.
@@ -198,6 +209,13 @@ async function prepareProvider(kind: DemoProviderKind): Promise<{ simHost: strin
     if (process.getuid?.() !== 0) throw new JitpoolError('JP_PROVIDER_UNAVAILABLE', 'jitpool demo --provider nspawn needs root (systemd-nspawn, overlay mounts, cgroups)');
     await buildTestImage(nspawnImage, silentLogger());
     return { simHost: hostAddressForMachines(), controllerId: `demo-${shortId(3)}`, nspawnImage };
+  }
+  if (kind === 'vm') {
+    // A guest on QEMU's user-mode network reaches the host's loopback at 10.0.2.2.
+    const image = await ensureVmTestImage().catch((err: unknown) => {
+      throw new JitpoolError('JP_PROVIDER_IMAGE_MISSING', `jitpool demo --provider vm: could not build the fake-runner VM image (${describeError(err)}); needs qemu-system-x86 qemu-utils busybox-static cpio lz4 e2fsprogs`, { cause: err });
+    });
+    return { simHost: '127.0.0.1', advertiseHost: '10.0.2.2', controllerId: `demo-${shortId(3)}`, vm: { image: image.dir, accel } };
   }
   const probe = await probeDocker();
   if (!probe.isReachable) throw new JitpoolError('JP_PROVIDER_UNAVAILABLE', `jitpool demo --provider docker: ${probe.reason}`);
@@ -211,7 +229,7 @@ async function prepareProvider(kind: DemoProviderKind): Promise<{ simHost: strin
  */
 export async function runDemo(options: DemoOptions): Promise<DemoReport & { stateDir?: string }> {
   const providerKind = options.provider ?? 'process';
-  const { simHost, controllerId, nspawnImage } = await prepareProvider(providerKind);
+  const { simHost, advertiseHost, controllerId, nspawnImage, vm } = await prepareProvider(providerKind, options.vmAccel ?? 'tcg');
   const stateDir = mkdtempSync(join(tmpdir(), 'jitpool-demo-'));
   const beforeLog = options.beforeLog;
   const stderrLine = beforeLog
@@ -224,7 +242,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
     prettyDestination: stderrLine,
     destination: stderrLine ?? pino.destination({ fd: 2, sync: false }),
   });
-  const sim = await startSimulator({ host: simHost, offlineAfterMs: 5000, seed: options.seed, faults: demoFaults(options) });
+  const sim = await startSimulator({ host: simHost, advertiseHost, offlineAfterMs: 5000, seed: options.seed, faults: demoFaults(options) });
   for (const repo of REPOS) sim.setWorkflowFile(ORG, repo, '.github/workflows/ci.yml', DEMO_WORKFLOW);
   const token = `demo_${randomBytes(16).toString('hex')}`;
   const secret = randomBytes(24).toString('hex');
@@ -241,6 +259,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
         controllerId,
         intake: options.intake,
         nspawnImage,
+        vm,
       }),
       logger,
       env: { JITPOOL_GITHUB_TOKEN: token, JITPOOL_WEBHOOK_SECRET: secret, JITPOOL_API_TOKEN: apiToken },
@@ -360,7 +379,8 @@ export function registerDemoCommand(program: Command): void {
     .description('Run the embedded demo: GitHub simulator + controller + a provider (process or docker), with a seeded workload, then a report.')
     .option('--jobs <n>', 'jobs to submit', (v) => positiveInt(v, '--jobs'), 200)
     .option('--seed <n>', 'workload seed (same seed, same workload)', (v) => positiveInt(v, '--seed'), 1)
-    .option('--provider <kind>', 'where runners run: process, docker (needs a Docker engine; builds the local test image if missing), or nspawn (root + systemd-nspawn; builds the nspawn test image)', demoProvider, 'process')
+    .option('--provider <kind>', 'where runners run: process, docker (needs a Docker engine; builds the local test image if missing), nspawn (root + systemd-nspawn; builds the nspawn test image) or vm (QEMU; builds the fake-runner VM image if missing)', demoProvider, 'process')
+    .option('--accel <kind>', 'with --provider vm: tcg (software emulation, works everywhere), kvm or auto', demoAccel, 'tcg')
     .option('--json', 'print exactly one JSON object (the report) on stdout')
     .option('--keep-state', 'keep the temporary state directory')
     .option('--log-level <level>', 'controller log level (logs go to stderr)', 'warn')
@@ -372,7 +392,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--serve [port]', 'keep the API and live dashboard up (loopback, default port 8080) during the workload and afterwards, until Ctrl-C')
     .option('--no-auth', 'with --serve: no admin token (loopback only)')
     .option('--no-sandbox', 'run process runners without the bubblewrap sandbox (as this user; not advised)')
-    .action(async (opts: { jobs: number; seed: number; provider: DemoProviderKind; intake: DemoIntake; json?: boolean; keepState?: boolean; logLevel: string; serve?: boolean | string; auth: boolean; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string; sandbox: boolean }) => {
+    .action(async (opts: { jobs: number; seed: number; provider: DemoProviderKind; intake: DemoIntake; accel: 'kvm' | 'tcg' | 'auto'; json?: boolean; keepState?: boolean; logLevel: string; serve?: boolean | string; auth: boolean; pollOnly?: boolean; pollInterval: number; dropWebhooks?: number; faults?: string; sandbox: boolean }, command: Command) => {
       const tty = !opts.json && process.stdout.isTTY;
       const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
       const serve = opts.serve === undefined ? undefined : servePlan(opts.serve, !opts.auth, say, (report) => {
@@ -382,8 +402,12 @@ export function registerDemoCommand(program: Command): void {
       });
       let report: DemoReport;
       try {
+        // VMs boot for seconds each: the default workload is smaller on them, and gets longer to finish.
+        const isVmDefault = opts.provider === 'vm' && command.getOptionValueSource('jobs') === 'default';
         report = await runDemo({
-          jobs: opts.jobs,
+          jobs: isVmDefault ? 12 : opts.jobs,
+          vmAccel: opts.accel,
+          timeoutMs: opts.provider === 'vm' ? 900_000 : undefined,
           seed: opts.seed,
           provider: opts.provider,
           keepState: opts.keepState,
@@ -419,8 +443,13 @@ function demoIntake(value: string): DemoIntake {
 }
 
 function demoProvider(value: string): DemoProviderKind {
-  if (value === 'process' || value === 'docker' || value === 'nspawn') return value;
-  throw new InvalidArgumentError(`--provider must be process, docker or nspawn, got ${JSON.stringify(value)}`);
+  if (value === 'process' || value === 'docker' || value === 'nspawn' || value === 'vm') return value;
+  throw new InvalidArgumentError(`--provider must be process, docker, nspawn or vm, got ${JSON.stringify(value)}`);
+}
+
+function demoAccel(value: string): 'kvm' | 'tcg' | 'auto' {
+  if (value === 'kvm' || value === 'tcg' || value === 'auto') return value;
+  throw new InvalidArgumentError(`--accel must be kvm, tcg or auto, got ${JSON.stringify(value)}`);
 }
 
 function ratio(value: string, flag: string): number {

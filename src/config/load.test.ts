@@ -49,7 +49,7 @@ test('a minimal config gets every default, absolute paths and is deeply frozen',
   assert.equal(config.store.stateDir, '/etc/jitpool/.state');
   assert.equal(config.store.sqlitePath, '/etc/jitpool/.state/jitpool.sqlite');
   assert.equal(pool.provider.kind === 'process' && pool.provider.workRoot, '/etc/jitpool/.state/work');
-  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.pools) && Object.isFrozen(pool.labels) && Object.isFrozen(pool.provider.env));
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.pools) && Object.isFrozen(pool.labels) && Object.isFrozen(pool.provider));
   assert.throws(() => {
     (config.api as { port: number }).port = 1;
   }, TypeError);

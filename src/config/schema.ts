@@ -256,8 +256,33 @@ const nspawnProvider = z
   })
   .strict();
 
+/** A QEMU virtual machine per runner (docs/providers/vm.md). */
+const vmProvider = z
+  .object({
+    kind: z.literal('vm'),
+    /** The image directory holding `disk.img`, `vmlinux` and `initrd.img` (jitpool image build); its disk is never written. @example /var/lib/jitpool/images/debian-runner */
+    image: absolutePath,
+    /** `kvm` on real hosts; `tcg` is software emulation (hosts without nested virtualisation: slow but works); `auto` takes KVM when /dev/kvm opens. @default auto */
+    accel: z.enum(['kvm', 'tcg', 'auto']).default('auto'),
+    /** vCPUs per VM. @default 2 */
+    cpus: z.number().int().positive().max(256).default(2),
+    /** Memory per VM in MiB (no swap in the guest unless the image adds some). @default 2048 */
+    memoryMb: z.number().int().min(128).default(2048),
+    /** Virtual size of each VM's disk in GiB (a copy-on-write overlay; only what the job writes takes space); unset keeps the image's size. @example 20 */
+    diskGb: z.number().positive().max(65536).optional(),
+    /** PID 1 of the guest (the guest agent, which powers the VM off when the runner exits). @default /usr/local/bin/jitpool-agent */
+    init: absolutePath.default('/usr/local/bin/jitpool-agent'),
+    /** Parent of the per-VM directories (overlay, QMP socket, console log); keep it short (unix socket paths). @default <stateDir>/vm */
+    workRoot: absolutePath.optional(),
+    /** Seconds a guest gets to power off after the ACPI power button before QEMU is told to quit. @default 10 */
+    killGraceSeconds: seconds.default(10),
+    /** The QEMU system emulator. @default qemu-system-x86_64 */
+    qemuBinary: z.string().min(1).default('qemu-system-x86_64'),
+  })
+  .strict();
+
 /** Provider settings; `kind` picks the provider. Other kinds are added by later issues. */
-const providerSchema = z.discriminatedUnion('kind', [processProvider, dockerProvider, nspawnProvider]);
+const providerSchema = z.discriminatedUnion('kind', [processProvider, dockerProvider, nspawnProvider, vmProvider]);
 
 const repoScope = z.object({ kind: z.literal('repo'), owner, repo }).strict();
 const orgScope = z.object({ kind: z.literal('org'), org: owner }).strict();

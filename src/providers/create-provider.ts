@@ -5,6 +5,7 @@ import { resolveDockerEndpoint } from './docker-engine.ts';
 import { DockerProvider } from './docker-provider.ts';
 import { NspawnProvider } from './nspawn-provider.ts';
 import { ProcessProvider } from './process-provider.ts';
+import { VmProvider } from './vm-provider.ts';
 import type { Provider } from './types.ts';
 
 /** What {@link createProvider} needs besides the pool's provider settings. */
@@ -65,6 +66,20 @@ export function createProvider(config: ProviderConfig, context: ProviderContext)
         pidsLimit: config.pidsLimit,
         env: config.env,
         killGraceSeconds: config.killGraceSeconds,
+        logger: context.logger,
+      });
+    case 'vm':
+      return new VmProvider({
+        controllerId: context.controllerId,
+        image: config.image,
+        workRoot: config.workRoot ?? join(context.stateDir, 'vm'),
+        accel: config.accel,
+        cpus: config.cpus,
+        memoryMb: config.memoryMb,
+        diskGb: config.diskGb ?? null,
+        init: config.init,
+        killGraceSeconds: config.killGraceSeconds,
+        qemuBinary: config.qemuBinary,
         logger: context.logger,
       });
   }

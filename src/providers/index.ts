@@ -6,6 +6,7 @@ export { MemoryProvider } from './memory-provider.ts';
 export { DockerProvider, type DockerProviderOptions } from './docker-provider.ts';
 export { DOCKER_LABELS, resolveDockerEndpoint, describeEndpoint, type DockerEndpoint } from './docker-engine.ts';
 export { pickSubnet, subnetsOverlap } from './docker-network.ts';
+export { VmProvider, type VmProviderOptions } from './vm-provider.ts';
 export { createProvider, type ProviderContext } from './create-provider.ts';
 export { NspawnProvider, type NspawnProviderOptions } from './nspawn-provider.ts';
 export { hostAddressForMachines } from './nspawn-network.ts';

@@ -18,6 +18,8 @@ export interface ProviderContractTarget {
   make(controllerId: string): Provider | Promise<Provider>;
   /** Address the simulator listens on, reachable by the runners (a bridge gateway for Docker). @default 127.0.0.1 */
   simHost?: string;
+  /** Address runners reach the simulator at when it differs from where it listens (10.0.2.2 from a QEMU guest). @default simHost */
+  simAdvertiseHost?: string;
   /** The command line the runner of `computeId` runs with, or null when it has no process (memory). */
   argvOf?(computeId: string): Promise<string[] | null>;
   /** What is left of `computeId` after delete (work dirs, containers, networks): [] when nothing. */
@@ -44,7 +46,7 @@ export function defineProviderContract(name: string, target: ProviderContractTar
     const created = new Set<string>();
 
     before(async () => {
-      sim = await startSimulator({ host: target.simHost ?? '127.0.0.1', offlineAfterMs: 8000, acquirePollMs: 2000 });
+      sim = await startSimulator({ host: target.simHost ?? '127.0.0.1', advertiseHost: target.simAdvertiseHost, offlineAfterMs: 8000, acquirePollMs: 2000 });
       octokit = new Octokit({ baseUrl: sim.url, auth: 'ghp_contract', log: { debug() {}, info() {}, warn() {}, error() {} } });
       provider = await target.make(controllerId);
     });

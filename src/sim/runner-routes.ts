@@ -114,7 +114,7 @@ function generateJitConfig(ctx: SimContext, request: FastifyRequest, reply: Fast
     if (isJitpoolError(err, 'JP_GITHUB_CONFLICT')) return sendError(reply, 409, err.message);
     throw err;
   }
-  const serverUrl = `${ctx.origin()}/_sim/`;
+  const serverUrl = `${ctx.runnerOrigin()}/_sim/`;
   const encoded = encodeJitConfig(
     {
       agentId: runner.id,

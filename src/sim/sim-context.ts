@@ -10,6 +10,8 @@ export interface SimContext {
   baseUrl(): string;
   /** `http://host:port`, where the runner protocol (`/_sim/`) lives. */
   origin(): string;
+  /** Where runners reach the runner protocol (the origin, or `advertiseHost` in its place). */
+  runnerOrigin(): string;
   /** Longest an acquire long poll is held. */
   acquirePollMs: number;
   /** How often a busy runner must heartbeat (a fraction of the offline threshold). */

@@ -53,6 +53,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     log,
     baseUrl: () => baseUrl,
     origin: () => origin,
+    runnerOrigin: () => (options.advertiseHost ? origin.replace(/^(https?:\/\/)[^:/]+/, `$1${options.advertiseHost}`) : origin),
     acquirePollMs: options.acquirePollMs ?? DEFAULTS.acquirePollMs,
     heartbeatIntervalMs: Math.max(100, Math.floor(offlineAfterMs / 4)),
     registrationTokens: new Map(),

@@ -35,6 +35,12 @@ export interface WebhookTarget {
 export interface SimulatorOptions {
   /** @default '127.0.0.1' */
   host?: string;
+  /**
+   * The host runners are told to reach the simulator at (the `serverUrl` of JIT configs), when
+   * they do not see it where it listens: a VM under QEMU user networking reaches the host's
+   * loopback at 10.0.2.2. @default the address it listens on
+   */
+  advertiseHost?: string;
   /** 0 picks a free port. @default 0 */
   port?: number;
   /** Webhook receiver; none means no deliveries. @default undefined */
