@@ -46,7 +46,7 @@ export function assertSafeUrl(url: string, what: string): string {
   } catch {
     throw new JitpoolError('JP_INPUT_INVALID', `${what}: not a URL`);
   }
-  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || /[\s"'`\\$<>]/.test(url) || /[\u0000-\u001f\u007f]/.test(url)) {
+  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || /[\s"'`\\$<>]/.test(url) || [...url].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f)) {
     throw new JitpoolError('JP_INPUT_INVALID', `${what}: only plain http(s) URLs are pasted into instance scripts`);
   }
   return url;
