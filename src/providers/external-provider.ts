@@ -280,7 +280,7 @@ export class ExternalProvider implements Provider {
   }
 
   #failure(code: 'JP_PROVIDER_CREATE' | 'JP_PROVIDER_DELETE' | 'JP_PROVIDER_UNAVAILABLE', command: GarmCommand, result: CommandResult): JitpoolError {
-    const detail = result.stderrTail.split('\n').slice(-3).join(' ').slice(0, 500);
+    const detail = result.stderrTail.split('\n').slice(-3).join(' ').slice(-500);
     return new JitpoolError(code, `${command}: ${this.#options.executable} exited with ${result.exitCode}${detail ? `: ${detail}` : ''}`, { details: { command, exitCode: result.exitCode } });
   }
 

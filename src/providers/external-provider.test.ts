@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { isJitpoolError, runnerName, shortId } from '../core/index.ts';
+import { pidsWithArgv } from './process-test-helpers.ts';
+import { makeExternalProvider, makeScratch, writeScript } from './external-test-helpers.ts';
+import type { ComputeSpec } from './types.ts';
+
+/** Misbehaving operator commands: each failure is a JitpoolError with a code, recorded, never swallowed. */
+
+const scratch = makeScratch();
+after(() => scratch.remove());
+
+const JIT_CONFIG = Buffer.from(JSON.stringify({ '.runner': Buffer.from('{"agentId":1}').toString('base64'), '.credentials': Buffer.from('{"secret":"s3cr3t-client-id-value"}').toString('base64') })).toString('base64');
+
+function spec(): ComputeSpec {
+  const id = shortId();
+  const name = runnerName('contract', id);
+  return { runnerId: id, runnerName: name, pool: 'contract', controllerId: 'ext-test', labels: ['self-hosted', 'linux'], jitConfig: JIT_CONFIG, context: { repo_owner: 'acme', repo_name: 'app' } };
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(isJitpoolError(err), `a JitpoolError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+describe('external provider: misbehaving commands', { timeout: 300_000 }, () => {
+  test('a command that hangs (and ignores SIGTERM) is killed with its whole process group at the deadline', async () => {
+    const marker = `hang-${shortId()}`;
+    const script = writeScript(scratch, 'hang.sh', `trap '' TERM\nbash -c 'trap "" TERM; sleep 300; : ${marker}' &\nwait`);
+    const provider = makeExternalProvider(scratch, 'ext-test', { executable: script, timeouts: { createMs: 1500, deleteMs: 1500, queryMs: 1500 }, killGraceMs: 500 });
+    try {
+      const s = spec();
+      const err = await rejectsWith(provider.create(s), 'JP_PROVIDER_TIMEOUT');
+      assert.ok(!err.message.includes(s.jitConfig));
+      assert.deepEqual(pidsWithArgv(marker), [], 'nothing of the hung command is left running');
+      assert.match(await provider.logs(s.runnerName, 5), /JP_PROVIDER_TIMEOUT/, 'the failure is recorded on the instance');
+    } finally {
+      await provider.close();
+    }
+  });
+
+  test('a command that leaves a detached child holding its stdout still ends at the deadline', async () => {
+    const marker = `detach-${shortId()}`;
+    const script = writeScript(scratch, 'detach.sh', `setsid bash -c 'sleep 300; : ${marker}' &\nexit 0`);
+    const provider = makeExternalProvider(scratch, 'ext-test', { executable: script, timeouts: { createMs: 1500, deleteMs: 1500, queryMs: 1500 }, killGraceMs: 300 });
+    try {
+      await rejectsWith(provider.create(spec()), 'JP_PROVIDER_TIMEOUT');
+    } finally {
+      // The detached child is outside the command's group by design; the test removes what it made.
+      for (const pid of pidsWithArgv(marker)) process.kill(pid, 'SIGKILL');
+      await provider.close();
+    }
+  });
+
+  test('junk on stdout, a wrong status or another instance’s name is refused, not trusted', async () => {
+    const cases = [
+      'echo "hello, I am not JSON"',
+      'echo \'{"provider_id": "x", "name": "\'"$(jq -r .name)"\'", "status": "banana"}\'',
+      'echo \'{"provider_id": "x", "name": "jp-contract-someone-else", "status": "running"}\'',
+      'echo \'{"name": "missing-provider-id", "status": "running"}\'',
+    ];
+    for (const [index, body] of cases.entries()) {
+      const provider = makeExternalProvider(scratch, 'ext-test', { executable: writeScript(scratch, `junk-${index}.sh`, `[ "$GARM_COMMAND" = CreateInstance ] || exit 30\n${body}`) });
+      try {
+        const s = spec();
+        await rejectsWith(provider.create(s), 'JP_PROVIDER_UNAVAILABLE');
+        assert.match(await provider.logs(s.runnerName, 5), /last provider error: JP_PROVIDER_UNAVAILABLE/);
+      } finally {
+        await provider.close();
+      }
+    }
+  });
+
+  test('a non-zero exit fails with its stderr, redacted: the instance token the script echoed does not leak', async () => {
+    const script = writeScript(scratch, 'fail.sh', 'cat >&2\necho "quota exceeded" >&2\nexit 3');
+    const provider = makeExternalProvider(scratch, 'ext-test', { executable: script });
+    try {
+      const err = await rejectsWith(provider.create(spec()), 'JP_PROVIDER_CREATE');
+      assert.match(err.message, /exited with 3: .*quota exceeded/);
+      assert.ok(!/eyJ[A-Za-z0-9_-]+\.eyJ/.test(err.message), 'no JWT in the error');
+      assert.equal((err as { retryable?: boolean }).retryable, true, 'a failed create may be retried by the controller');
+    } finally {
+      await provider.close();
+    }
+  });
+
+  test('the command sees the protocol environment, not the controller’s, and never the JIT config', async () => {
+    const dump = join(scratch.root, `dump-${shortId()}`);
+    const script = writeScript(scratch, 'dump.sh', `env > ${dump}.env\ncat > ${dump}.stdin\necho '{"provider_id": "p-1", "name": "'"$(jq -r .name ${dump}.stdin)"'", "status": "running"}'`);
+    process.env.JITPOOL_TEST_SECRET = 'controller-secret-value';
+    const provider = makeExternalProvider(scratch, 'ext-test', { executable: script });
+    try {
+      const s = spec();
+      const info = await provider.create(s);
+      assert.equal(info.state, 'running');
+      const env = readFileSync(`${dump}.env`, 'utf8');
+      for (const name of ['GARM_COMMAND=CreateInstance', 'GARM_CONTROLLER_ID=ext-test', 'GARM_POOL_ID=contract', `GARM_PROVIDER_CONFIG_FILE=${scratch.configFile}`, 'GARM_INTERFACE_VERSION=v0.1.1', 'GARM_POOL_EXTRASPECS=']) {
+        assert.ok(env.includes(name), `env has ${name}`);
+      }
+      assert.ok(!env.includes('controller-secret-value'), 'the controller environment is not inherited');
+      const stdin = readFileSync(`${dump}.stdin`, 'utf8');
+      const bootstrap = JSON.parse(stdin) as Record<string, unknown>;
+      assert.equal(bootstrap.name, s.runnerName);
+      assert.equal(bootstrap.jit_config_enabled, true);
+      assert.match(String(bootstrap['metadata-url']), /^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/metadata$/);
+      assert.match(String(bootstrap['callback-url']), /\/api\/v1\/callbacks$/);
+      assert.ok(!stdin.includes(s.jitConfig) && !stdin.includes('s3cr3t-client-id-value'), 'the JIT config is not handed to the command');
+    } finally {
+      delete process.env.JITPOOL_TEST_SECRET;
+      await provider.close();
+    }
+  });
+
+  test('duplicate (31) adopts the existing instance; delete treats not-found (30) as done and retries real failures', async () => {
+    const flag = join(scratch.root, `fail-delete-${shortId()}`);
+    const script = writeScript(scratch, 'dup.sh', [
+      'case "$GARM_COMMAND" in',
+      '  CreateInstance) exit 31 ;;',
+      '  GetInstance) echo \'{"provider_id": "\'"$GARM_INSTANCE_ID"\'", "name": "\'"$GARM_INSTANCE_ID"\'", "status": "running"}\' ;;',
+      `  DeleteInstance) if [ -e ${flag} ]; then echo "engine unreachable" >&2; exit 1; fi; exit 30 ;;`,
+      '  ListInstances) echo "[]" ;;',
+      'esac',
+    ].join('\n'));
+    const provider = makeExternalProvider(scratch, 'ext-test', { executable: script, retries: 1 });
+    try {
+      const s = spec();
+      const info = await provider.create(s);
+      assert.equal(info.computeId, s.runnerName);
+      assert.equal(info.state, 'running');
+      writeFileSync(flag, '');
+      const err = await rejectsWith(provider.delete(s.runnerName), 'JP_PROVIDER_DELETE');
+      assert.match(err.message, /engine unreachable/);
+      assert.ok(await provider.inspect(s.runnerName), 'a failed delete keeps the record: the instance is still ours to delete');
+      rmSync(flag);
+      await provider.delete(s.runnerName);
+      assert.equal(await provider.inspect(s.runnerName), null);
+      assert.ok(!existsSync(join(scratch.root, 'records', 'ext-test', `${s.runnerName}.json`)));
+    } finally {
+      await provider.close();
+    }
+  });
+
+  test('a command that floods stdout is stopped', async () => {
+    const provider = makeExternalProvider(scratch, 'ext-test', { executable: writeScript(scratch, 'flood.sh', 'yes junk') });
+    try {
+      await rejectsWith(provider.create(spec()), 'JP_PROVIDER_UNAVAILABLE');
+    } finally {
+      await provider.close();
+    }
+  });
+
+  test('a missing executable fails loudly and is not retried', async () => {
+    const provider = makeExternalProvider(scratch, 'ext-test', { executable: join(scratch.root, 'does-not-exist') });
+    try {
+      const err = await rejectsWith(provider.preflight(), 'JP_PROVIDER_UNAVAILABLE');
+      assert.equal((err as { retryable?: boolean }).retryable, false);
+    } finally {
+      await provider.close();
+    }
+  });
+});
