@@ -143,7 +143,8 @@ export class MetadataService {
         const content = instance.files.get(`.${route.file}`);
         if (content === undefined) return apiError(404, 'Not Found', `could not find file ".${route.file}"`);
         const data = Buffer.from(content, 'base64');
-        return { status: 200, headers: { 'content-type': 'octet-stream', 'content-disposition': `attachment; filename=.${route.file}`, 'content-length': String(data.length) }, body: data };
+        // garm sends `octet-stream`; Fastify normalises it, and curl (all an instance uses) does not look.
+        return { status: 200, headers: { 'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename=.${route.file}`, 'content-length': String(data.length) }, body: data };
       }
       case 'registration-token':
         // JIT instances never get a registration token (garm: ErrUnauthorized).
