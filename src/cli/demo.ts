@@ -11,6 +11,7 @@ import { FAKE_RUNNER_IMAGE, ensureFakeRunnerImage, generateWorkload, parseFaultS
 import type { ApiCallStats } from '../github/index.ts';
 import type { SandboxKind } from '../providers/index.ts';
 import { startRuntime } from './runtime.ts';
+import { externalDemoProvider, writeExternalDemoConfig } from './demo-external.ts';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -55,7 +56,7 @@ export interface DemoOptions {
 }
 
 /** The providers the demo can run on. */
-export type DemoProviderKind = 'process' | 'docker';
+export type DemoProviderKind = 'process' | 'docker' | 'external';
 
 /** The demo's report; `--json` prints exactly this object. */
 export interface DemoReport {
@@ -120,7 +121,9 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
           network: { subnetPool: '10.215.0.0/16', prefixLength: 28 },
           killGraceSeconds: 5,
         }
-      : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5, sandbox: options.sandbox ?? 'bwrap' };
+      : options.provider === 'external'
+        ? externalDemoProvider(stateDir)
+        : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5, sandbox: options.sandbox ?? 'bwrap' };
   return configSchema.parse({
     controllerId: options.controllerId ?? 'demo',
     github: { apiUrl, auth: { kind: 'pat', token: { env: ['JITPOOL_GITHUB_TOKEN'] } }, writeConcurrency: 8 },
@@ -144,7 +147,7 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
  * built first if it is missing). A unique controller id keeps concurrent demos on one engine apart.
  */
 async function prepareProvider(kind: DemoProviderKind): Promise<{ simHost: string; controllerId: string }> {
-  if (kind === 'process') return { simHost: '127.0.0.1', controllerId: 'demo' };
+  if (kind === 'process' || kind === 'external') return { simHost: '127.0.0.1', controllerId: 'demo' };
   const probe = await probeDocker();
   if (!probe.isReachable) throw new JitpoolError('JP_PROVIDER_UNAVAILABLE', `jitpool demo --provider docker: ${probe.reason}`);
   await ensureFakeRunnerImage();
@@ -165,6 +168,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
     prettyFd: 2,
     destination: pino.destination({ fd: 2, sync: false }),
   });
+  if (providerKind === 'external') writeExternalDemoConfig(stateDir, [process.execPath, FAKE_RUNNER, 'run']);
   const sim = await startSimulator({ host: simHost, offlineAfterMs: 5000, seed: options.seed, faults: demoFaults(options) });
   for (const repo of REPOS) sim.setWorkflowFile(ORG, repo, '.github/workflows/ci.yml', DEMO_WORKFLOW);
   const token = `demo_${randomBytes(16).toString('hex')}`;
@@ -286,7 +290,7 @@ export function registerDemoCommand(program: Command): void {
     .description('Run the embedded demo: GitHub simulator + controller + a provider (process or docker), with a seeded workload, then a report.')
     .option('--jobs <n>', 'jobs to submit', (v) => positiveInt(v, '--jobs'), 200)
     .option('--seed <n>', 'workload seed (same seed, same workload)', (v) => positiveInt(v, '--seed'), 1)
-    .option('--provider <kind>', 'where runners run: process, or docker (needs a Docker engine; builds the local test image if missing)', demoProvider, 'process')
+    .option('--provider <kind>', 'where runners run: process, docker (needs a Docker engine; builds the local test image if missing), or external (the example garm-protocol script, examples/external/)', demoProvider, 'process')
     .option('--json', 'print exactly one JSON object (the report) on stdout')
     .option('--keep-state', 'keep the temporary state directory')
     .option('--log-level <level>', 'controller log level (logs go to stderr)', 'warn')
@@ -336,8 +340,8 @@ export function registerDemoCommand(program: Command): void {
 }
 
 function demoProvider(value: string): DemoProviderKind {
-  if (value === 'process' || value === 'docker') return value;
-  throw new InvalidArgumentError(`--provider must be process or docker, got ${JSON.stringify(value)}`);
+  if (value === 'process' || value === 'docker' || value === 'external') return value;
+  throw new InvalidArgumentError(`--provider must be process, docker or external, got ${JSON.stringify(value)}`);
 }
 
 function ratio(value: string, flag: string): number {
