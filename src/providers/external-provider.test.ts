@@ -5,6 +5,7 @@ import { after, describe, test } from 'node:test';
 import { isJitpoolError, runnerName, shortId } from '../core/index.ts';
 import { pidsWithArgv } from './process-test-helpers.ts';
 import { makeExternalProvider, makeScratch, writeScript } from './external-test-helpers.ts';
+import { waitFor } from './provider-contract.ts';
 import type { ComputeSpec } from './types.ts';
 
 /** Misbehaving operator commands: each failure is a JitpoolError with a code, recorded, never swallowed. */
@@ -12,7 +13,7 @@ import type { ComputeSpec } from './types.ts';
 const scratch = makeScratch();
 after(() => scratch.remove());
 
-const JIT_CONFIG = Buffer.from(JSON.stringify({ '.runner': Buffer.from('{"agentId":1}').toString('base64'), '.credentials': Buffer.from('{"secret":"s3cr3t-client-id-value"}').toString('base64') })).toString('base64');
+const JIT_CONFIG = Buffer.from(JSON.stringify({ '.runner': Buffer.from('{"agentId":1}').toString('base64'), '.credentials': Buffer.from('{"secret":"s3cr3t-client-id-value"}').toString('base64'), '.credentials_rsaparams': Buffer.from('{"d":"rsa-d"}').toString('base64') })).toString('base64');
 
 function spec(): ComputeSpec {
   const id = shortId();
@@ -31,7 +32,7 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Err
   assert.fail(`expected ${code}`);
 }
 
-describe('external provider: misbehaving commands', { timeout: 300_000 }, () => {
+describe('external provider: misbehaving commands, restarts', { timeout: 300_000 }, () => {
   test('a command that hangs (and ignores SIGTERM) is killed with its whole process group at the deadline', async () => {
     const marker = `hang-${shortId()}`;
     const script = writeScript(scratch, 'hang.sh', `trap '' TERM\nbash -c 'trap "" TERM; sleep 300; : ${marker}' &\nwait`);
@@ -164,6 +165,32 @@ describe('external provider: misbehaving commands', { timeout: 300_000 }, () => 
       assert.equal((err as { retryable?: boolean }).retryable, false);
     } finally {
       await provider.close();
+    }
+  });
+
+  test('a restarted controller finds its instances (with their reported status) and deletes them', async () => {
+    // Instances that run `sleep` instead of a runner: this test needs no GitHub.
+    writeFileSync(scratch.configFile, JSON.stringify({ stateDir: scratch.stateDir, runnerCommand: ['sleep', '300'] }));
+    const first = makeExternalProvider(scratch, 'ext-test');
+    const s = spec();
+    try {
+      await first.create(s);
+      await waitFor(async () => (await first.inspect(s.runnerName))?.isOnline || null, 'the instance reported idle');
+    } finally {
+      await first.close();
+    }
+    const second = makeExternalProvider(scratch, 'ext-test');
+    try {
+      const found = (await second.list()).find((info) => info.computeId === s.runnerName);
+      assert.ok(found, 'list() after the restart shows the instance');
+      assert.deepEqual([found.runnerId, found.state, found.isOnline], [s.runnerId, 'running', true]);
+      assert.ok(pidsWithArgv(join(scratch.stateDir, s.runnerName)).length > 0, 'the instance kept running across the restart');
+      await second.delete(s.runnerName);
+      assert.deepEqual(pidsWithArgv(join(scratch.stateDir, s.runnerName)), []);
+      assert.equal(await second.inspect(s.runnerName), null);
+    } finally {
+      await second.delete(s.runnerName).catch(() => {});
+      await second.close();
     }
   });
 });
