@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { JitpoolError, assertSafeLabels, describeError, isSafeRunnerName, redact, sleep, type Logger } from '../core/index.ts';
+import { RUNNER_EXIT } from '../runner/index.ts';
 import { runProviderCommand, type CommandResult } from './external-command.ts';
 import { MetadataService, type InstanceReport } from './external-metadata.ts';
 import { startMetadataServer, type MetadataListenOptions, type MetadataServer } from './external-metadata-server.ts';
@@ -301,7 +302,10 @@ export class ExternalProvider implements Provider {
       pool: record.pool,
       controllerId: record.controllerId,
       state: isExited ? 'exited' : instance.status === 'running' ? 'running' : 'starting',
-      exitCode: isExited ? (instance.exit_code ?? null) : null,
+      // garm's providers report no exit codes. An instance that reported `failed` never started its
+      // runner, which the runner contract calls "terminated" (1, as for a refused registration): a
+      // launch failure the pool backs off from, not a runner that vanished.
+      exitCode: isExited ? (instance.exit_code ?? (reported === 'failed' ? RUNNER_EXIT.terminatedError : null)) : null,
       isOnline: !isExited && (reported === 'idle' || reported === 'active'),
       createdAtMs: record.createdAtMs,
     };
