@@ -193,4 +193,32 @@ describe('external provider: misbehaving commands, restarts', { timeout: 300_000
       await second.close();
     }
   });
+
+  test('a garm-style provider (no exit codes): "failed" from the instance ends it as a launch failure, and is pushed', async () => {
+    const dump = join(scratch.root, `garm-${shortId()}.stdin`);
+    const script = writeScript(scratch, 'garm-like.sh', [
+      'case "$GARM_COMMAND" in',
+      `  CreateInstance) cat > ${dump}; echo '{"provider_id": "i-1", "name": "'"$(jq -r .name ${dump})"'", "status": "running"}' ;;`,
+      `  GetInstance) [ "$GARM_INSTANCE_ID" = i-1 ] || exit 30; echo '{"provider_id": "i-1", "name": "'"$(jq -r .name ${dump})"'", "status": "running"}' ;;`,
+      'esac',
+    ].join('\n'));
+    const provider = makeExternalProvider(scratch, 'ext-test', { executable: script });
+    const changes: string[] = [];
+    provider.onChange((info) => changes.push(`${info.state}:${info.exitCode}`));
+    try {
+      const s = spec();
+      assert.deepEqual(await provider.create(s).then((i) => [i.state, i.isOnline]), ['running', false]);
+      const bootstrap = JSON.parse(readFileSync(dump, 'utf8')) as Record<string, string>;
+      const response = await fetch(`${bootstrap['callback-url']}/status/`, {
+        method: 'POST', headers: { authorization: `Bearer ${bootstrap['instance-token']}` }, body: JSON.stringify({ status: 'failed', message: 'cloud-init: no space left' }),
+      });
+      assert.equal(response.status, 200);
+      const info = await provider.inspect(s.runnerName);
+      assert.deepEqual([info?.state, info?.exitCode, info?.isOnline], ['exited', 1, false]);
+      await waitFor(async () => changes.includes('exited:1') || null, 'the change pushed');
+      assert.match(await provider.logs(s.runnerName, 5), /failed: cloud-init: no space left/);
+    } finally {
+      await provider.close();
+    }
+  });
 });
