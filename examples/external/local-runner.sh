@@ -41,11 +41,12 @@ arch() { case "$(uname -m)" in x86_64) echo amd64 ;; aarch64) echo arm64 ;; *) u
 # The kernel start time of a pid (field 22 of /proc/PID/stat): a recycled pid does not match.
 start_ticks() { [ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
 
-is_alive() {
-  local dir=$1 pid ticks
+is_alive() { # the instance's session leader runs (a zombie waiting for its reaper does not)
+  local dir=$1 pid ticks stat
   [ -f "$dir/pid" ] || return 1
   read -r pid ticks < "$dir/pid"
-  [ "$(start_ticks "$pid" 2>/dev/null)" = "$ticks" ]
+  stat=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ "${stat%% *}" != Z ] && [ "$(cut -d' ' -f20 <<<"$stat")" = "$ticks" ]
 }
 
 instance_json() {
@@ -56,6 +57,9 @@ instance_json() {
     exit_code=$(cat "$dir/exit")
   elif is_alive "$dir"; then
     status=running
+  elif [ -s "$dir/exit" ]; then # it exited between the two looks
+    status=stopped
+    exit_code=$(cat "$dir/exit")
   elif [ -f "$dir/pid" ]; then
     status=stopped # gone without recording an exit code (killed, host rebooted)
   else
@@ -79,6 +83,7 @@ stop_instance() {
     # The instance is its own session and process group (setsid): signal all of it.
     kill -TERM -- "-$pid" 2>/dev/null || true
     for i in $(seq 1 100); do is_alive "$dir" || break; sleep 0.1; done
+    # Whatever of the group outlived its leader (or the grace period) goes now.
     kill -KILL -- "-$pid" 2>/dev/null || true
     for i in $(seq 1 50); do is_alive "$dir" || break; sleep 0.1; done
     if is_alive "$dir"; then die "instance $(basename "$dir") survived SIGKILL"; fi
@@ -123,8 +128,17 @@ boot() {
   mapfile -t runner < <(jq -r '.runnerCommand[]' "$GARM_PROVIDER_CONFIG_FILE")
   [ "${#runner[@]}" -gt 0 ] || finish 1
   set +e
-  (cd "$dir/work" && exec "${runner[@]}")
-  finish $?
+  (cd "$dir/work" && exec "${runner[@]}") &
+  local child=$! code
+  # A delete's SIGTERM reaches the runner too (same process group); this shell waits for it, so
+  # the instance counts as running until the runner itself is gone.
+  trap 'kill -TERM "$child" 2>/dev/null' TERM INT
+  while true; do
+    wait "$child"
+    code=$?
+    kill -0 "$child" 2>/dev/null || break # a trapped signal interrupted wait: the runner still runs
+  done
+  finish "$code"
 }
 
 # ---- the protocol ---------------------------------------------------------------------------
