@@ -94,13 +94,15 @@ stop_instance() {
 # ---- the "machine": what a VM's userdata would do after boot --------------------------------
 boot() {
   local dir=$1 payload
+  # The token reaches curl through its config on stdin (printf is a builtin): never in an argv.
+  auth() { printf 'header = "Authorization: Bearer %s"\n' "$INSTANCE_TOKEN"; }
   call() { # status message
     payload=$(jq -cn --arg s "$1" --arg m "$2" '{status: $s, message: $m}')
-    curl --retry 5 --retry-delay 1 --retry-connrefused --fail -s -X POST -H 'Accept: application/json' \
-      -H "Authorization: Bearer $INSTANCE_TOKEN" -d "$payload" "$CALLBACK_URL/status/" >/dev/null || log "cannot call home ($?)"
+    auth | curl -K - --retry 5 --retry-delay 1 --retry-connrefused --fail -s -X POST -H 'Accept: application/json' \
+      -d "$payload" "$CALLBACK_URL/status/" >/dev/null || log "cannot call home ($?)"
   }
   fetch() { # path file
-    curl --retry 5 --retry-delay 1 --retry-connrefused --fail -s -H "Authorization: Bearer $INSTANCE_TOKEN" -o "$2" "$METADATA_URL/$1"
+    auth | curl -K - --retry 5 --retry-delay 1 --retry-connrefused --fail -s -o "$2" "$METADATA_URL/$1"
   }
   record_exit() { echo "$1" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"; }
   finish() { record_exit "$1"; exit "$1"; }
@@ -116,9 +118,10 @@ boot() {
     fi
   done
   # The runner's JIT input: base64 of a JSON map from file name to base64 content (what GitHub hands out).
-  ACTIONS_RUNNER_INPUT_JITCONFIG=$(cd "$dir/registration" && jq -cn \
-    --arg r "$(base64 -w0 .runner)" --arg c "$(base64 -w0 .credentials)" --arg k "$(base64 -w0 .credentials_rsaparams)" \
-    '{".runner": $r, ".credentials": $c, ".credentials_rsaparams": $k}' | base64 -w0)
+  # jq reads the files itself (--rawfile): their contents never pass through an argv.
+  ACTIONS_RUNNER_INPUT_JITCONFIG=$(cd "$dir/registration" && jq -cnj \
+    --rawfile r .runner --rawfile c .credentials --rawfile k .credentials_rsaparams \
+    '{".runner": ($r | @base64), ".credentials": ($c | @base64), ".credentials_rsaparams": ($k | @base64)}' | base64 -w0)
   export ACTIONS_RUNNER_INPUT_JITCONFIG
   rm -rf -- "$dir/registration"
   call idle "runner starting"

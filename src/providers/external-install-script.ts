@@ -89,16 +89,16 @@ TOOL_FILE=${q(tool?.filename ?? '')}
 TOOL_SHA256=${q(tool?.sha256_checksum ?? '')}
 
 json_string() { jq -Rn --arg v "$1" '$v'; }
+# The token reaches curl through its config on stdin (printf is a builtin): never in an argv.
+auth() { printf 'header = "Authorization: Bearer %s"\\n' "$BEARER_TOKEN"; }
 call() {
-  curl --retry 5 --retry-delay 5 --retry-connrefused --fail -s -X POST \\
-    -H 'Accept: application/json' -H "Authorization: Bearer $BEARER_TOKEN" \\
+  auth | curl -K - --retry 5 --retry-delay 5 --retry-connrefused --fail -s -X POST -H 'Accept: application/json' \\
     -d "{\\"status\\": \\"$1\\", \\"message\\": $(json_string "$2")}" "$CALLBACK_URL/status/" || echo "failed to call home ($?)" >&2
 }
 status() { call installing "$1"; }
 fail() { call failed "$1"; exit 1; }
 fetch() {
-  curl --retry 5 --retry-delay 5 --retry-connrefused --fail -s \\
-    -H "Authorization: Bearer $BEARER_TOKEN" "$METADATA_URL/$1" -o "$2"
+  auth | curl -K - --retry 5 --retry-delay 5 --retry-connrefused --fail -s "$METADATA_URL/$1" -o "$2"
 }
 
 command -v jq >/dev/null || { echo 'jq is required (apt-get install jq)' >&2; exit 1; }
@@ -123,7 +123,7 @@ fetch credentials/credentials_rsaparams "$RUN_HOME/.credentials_rsaparams" || fa
 chown -R "$RUNNER_USER:" "$RUN_HOME"
 chmod 600 "$RUN_HOME/.runner" "$RUN_HOME/.credentials" "$RUN_HOME/.credentials_rsaparams"
 
-SVC_NAME="$(curl --retry 5 --fail -s -H "Authorization: Bearer $BEARER_TOKEN" "$METADATA_URL/system/service-name/").service"
+SVC_NAME="$(auth | curl -K - --retry 5 --fail -s "$METADATA_URL/system/service-name/").service"
 case "$SVC_NAME" in *[!A-Za-z0-9._-]*) fail "unexpected service name" ;; esac
 status "installing $SVC_NAME"
 fetch "systemd/unit-file/?runAsUser=$RUNNER_USER" "/etc/systemd/system/$SVC_NAME" || fail "failed to get the unit file"

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isJitpoolError, runnerName, shortId } from '../core/index.ts';
@@ -218,6 +219,33 @@ describe('external provider: misbehaving commands, restarts', { timeout: 300_000
       await waitFor(async () => changes.includes('exited:1') || null, 'the change pushed');
       assert.match(await provider.logs(s.runnerName, 5), /failed: cloud-init: no space left/);
     } finally {
+      await provider.close();
+    }
+  });
+
+  test('the example instance never passes its token or registration files through an argv', async () => {
+    // Spies in front of curl, jq and base64 log every argv they are called with.
+    const bin = join(scratch.root, `spy-${shortId()}`);
+    const argvLog = join(bin, 'argv.log');
+    mkdirSync(bin);
+    for (const tool of ['curl', 'jq', 'base64']) {
+      const real = execFileSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+      writeFileSync(join(bin, tool), `#!/bin/bash\nprintf '%s\\n' "$*" >> ${argvLog}\nexec ${real} "$@"\n`);
+      chmodSync(join(bin, tool), 0o700);
+    }
+    writeFileSync(scratch.configFile, JSON.stringify({ stateDir: scratch.stateDir, runnerCommand: ['sleep', '300'] }));
+    const provider = makeExternalProvider(scratch, 'ext-test', { path: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` });
+    const s = spec();
+    try {
+      await provider.create(s);
+      await waitFor(async () => (await provider.inspect(s.runnerName))?.isOnline || null, 'the instance reported idle');
+      const argvs = readFileSync(argvLog, 'utf8');
+      assert.match(argvs, /credentials\/credentials_rsaparams/, 'the spies saw the instance fetch its files');
+      assert.ok(!argvs.includes('Bearer') && !/eyJ[A-Za-z0-9_-]{10,}\./.test(argvs), 'no token in any argv');
+      const credentials = Buffer.from('{"secret":"s3cr3t-client-id-value"}');
+      for (const form of ['s3cr3t-client-id-value', credentials.toString('base64').slice(0, 20), s.jitConfig.slice(0, 24)]) assert.ok(!argvs.includes(form), `no registration in any argv (${form})`);
+    } finally {
+      await provider.delete(s.runnerName);
       await provider.close();
     }
   });
