@@ -202,7 +202,12 @@ export class ExternalProvider implements Provider {
     const updated = { ...record, reportedStatus: report.status };
     this.#records.write(updated);
     this.#options.logger.info({ component: 'provider.external', pool: record.pool, runnerName: name, status: report.status }, 'instance reported');
-    if (report.status === 'idle' || report.status === 'failed') void this.inspect(name).then((info) => info && this.#events.emit('change', info), () => {});
+    if (report.status !== 'idle' && report.status !== 'failed') return;
+    void this.inspect(name).then(
+      (info) => info && this.#events.emit('change', info),
+      // Not pushed now; the controller's periodic list sees the change instead.
+      (err: unknown) => this.#options.logger.warn({ component: 'provider.external', pool: record.pool, runnerName: name, err: describeError(err) }, 'could not inspect an instance after its report'),
+    );
   }
 
   async #get(record: ExternalRecord): Promise<ProviderInstance | null> {
