@@ -238,7 +238,7 @@ const externalProvider = z
     metadata: z
       .object({
         /** Address to bind; instances must reach it (a bridge address for local VMs, 0.0.0.0 behind a firewall). @default 127.0.0.1 */
-        host: z.string().min(1).default('127.0.0.1'),
+        host: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, { message: 'a host name or IP address' }).default('127.0.0.1'),
         /** Port; 0 picks a free one (only useful when instances run on this host). @default 0 */
         port: z.number().int().min(0).max(65535).default(0),
         /** Base URL given to instances when the bound address is not what they reach. @example http://10.10.0.1:9997 */

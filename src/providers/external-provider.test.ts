@@ -249,4 +249,28 @@ describe('external provider: misbehaving commands, restarts', { timeout: 300_000
       await provider.close();
     }
   });
+
+  test('values garm providers paste into their userdata are checked before the command runs', async () => {
+    const ran = join(scratch.root, `ran-${shortId()}`);
+    const script = writeScript(scratch, 'never.sh', `touch ${ran}\nexit 1`);
+    const hostile = [
+      { metadata: { host: '127.0.0.1', port: 0, publicUrl: 'http://10.0.0.1:9997/$(reboot)', tokenTtlMs: 60_000 } },
+      { bootstrap: { tools: [{ os: 'linux', architecture: 'x64', download_url: 'https://example.test/"; id; "', filename: 'r.tar.gz' }] } },
+    ];
+    for (const overrides of hostile) {
+      const provider = makeExternalProvider(scratch, 'ext-test', { executable: script, ...overrides });
+      try {
+        await rejectsWith(provider.create(spec()), 'JP_INPUT_INVALID');
+      } finally {
+        await provider.close();
+      }
+    }
+    const provider = makeExternalProvider(scratch, 'ext-test', { executable: script });
+    try {
+      await rejectsWith(provider.create({ ...spec(), labels: ['self-hosted', 'gpu"$(id)"'] }), 'JP_INPUT_INVALID');
+    } finally {
+      await provider.close();
+    }
+    assert.ok(!existsSync(ran), 'the command never ran with an unsafe value');
+  });
 });

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { JitpoolError, assertSafeLabels, describeError, isSafeRunnerName, redact, sleep, type Logger } from '../core/index.ts';
 import { RUNNER_EXIT } from '../runner/index.ts';
 import { runProviderCommand, type CommandResult } from './external-command.ts';
+import { assertSafeUrl } from './external-install-script.ts';
 import { MetadataService, type InstanceReport } from './external-metadata.ts';
 import { startMetadataServer, type MetadataListenOptions, type MetadataServer } from './external-metadata-server.ts';
 import {
@@ -105,7 +106,13 @@ export class ExternalProvider implements Provider {
       name: spec.runnerName, pool: this.#options.pool, createAttempt: record.createAttempt, labels: spec.labels, jitConfig: spec.jitConfig,
       registrationUrl: registrationUrl(spec.context), serviceName: serviceName(spec.context), tools: this.#options.bootstrap?.tools ?? [], ttlMs: this.#options.metadata.tokenTtlMs,
     });
-    const stdin = JSON.stringify(this.#bootstrap(spec, token, server.url));
+    const bootstrap = this.#bootstrap(spec, token, server.url);
+    try {
+      assertSafeBootstrap(bootstrap);
+    } catch (err) {
+      throw this.#recordFailure(record, err);
+    }
+    const stdin = JSON.stringify(bootstrap);
     let result: CommandResult;
     try {
       result = await this.#run(GARM_COMMANDS.create, {}, this.#options.timeouts.createMs, stdin);
@@ -315,6 +322,17 @@ export class ExternalProvider implements Provider {
       createdAtMs: record.createdAtMs,
     };
   }
+}
+
+/**
+ * garm's providers paste the bootstrap values into their userdata templates between double
+ * quotes (garm-provider-common cloudconfig): every value that reaches a template must be inert
+ * there. Names and labels were checked on entry; the URLs and the token are checked here.
+ */
+function assertSafeBootstrap(bootstrap: BootstrapInstance): void {
+  for (const [what, url] of [['metadata-url', bootstrap['metadata-url']], ['callback-url', bootstrap['callback-url']], ['repo_url', bootstrap.repo_url]] as const) assertSafeUrl(url, what);
+  for (const tool of bootstrap.tools) assertSafeUrl(tool.download_url, 'tools download_url');
+  if (!/^[A-Za-z0-9_.-]+$/.test(bootstrap['instance-token'])) throw new JitpoolError('JP_INPUT_INVALID', 'instance token is not shell-safe');
 }
 
 function parseJson(stdout: string, command: GarmCommand): unknown {
