@@ -273,4 +273,26 @@ describe('external provider: misbehaving commands, restarts', { timeout: 300_000
     }
     assert.ok(!existsSync(ran), 'the command never ran with an unsafe value');
   });
+
+  test('preflight checks the interface version the provider speaks', async () => {
+    const old = writeScript(scratch, 'v010.sh', 'case "$GARM_COMMAND" in GetVersion) echo v1.2.3 ;; *) echo "unknown command" >&2; exit 1 ;; esac');
+    const provider = makeExternalProvider(scratch, 'ext-test', { executable: old });
+    try {
+      await rejectsWith(provider.preflight(), 'JP_CONFIG_INVALID');
+    } finally {
+      await provider.close();
+    }
+    const fine = makeExternalProvider(scratch, 'ext-test', { executable: old, interfaceVersion: 'v0.1.0' });
+    try {
+      await fine.preflight();
+    } finally {
+      await fine.close();
+    }
+    const example = makeExternalProvider(scratch, 'ext-test');
+    try {
+      await example.preflight();
+    } finally {
+      await example.close();
+    }
+  });
 });

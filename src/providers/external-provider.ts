@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { z } from 'zod';
 import { JitpoolError, assertSafeLabels, describeError, isSafeRunnerName, redact, sleep, type Logger } from '../core/index.ts';
 import { RUNNER_EXIT } from '../runner/index.ts';
 import { runProviderCommand, type CommandResult } from './external-command.ts';
@@ -79,11 +80,20 @@ export class ExternalProvider implements Provider {
     return this.#metadata;
   }
 
-  /** Proves the executable runs and speaks a version we know, and that the listener binds. */
+  /** Proves the listener binds, the executable runs, and (v0.1.1) that it speaks the configured interface version. */
   async preflight(): Promise<void> {
     await this.#listener();
-    const result = await this.#run(GARM_COMMANDS.version, {}, this.#options.timeouts.queryMs);
-    if (result.exitCode !== 0) throw this.#failure('JP_PROVIDER_UNAVAILABLE', GARM_COMMANDS.version, result);
+    const version = await this.#run(GARM_COMMANDS.version, {}, this.#options.timeouts.queryMs);
+    if (version.exitCode !== 0) throw this.#failure('JP_PROVIDER_UNAVAILABLE', GARM_COMMANDS.version, version);
+    const wanted = this.#options.interfaceVersion ?? 'v0.1.1';
+    if (wanted === 'v0.1.0') return;
+    // GetSupportedInterfaceVersions is itself part of v0.1.1: a provider that does not know it speaks v0.1.0 only.
+    const result = await this.#run(GARM_COMMANDS.interfaceVersions, {}, this.#options.timeouts.queryMs);
+    const parsed = result.exitCode === 0 ? z.array(z.string()).safeParse(safeJson(result.stdout)) : null;
+    const supported = parsed?.success ? parsed.data : ['v0.1.0'];
+    if (!supported.includes(wanted)) {
+      throw new JitpoolError('JP_CONFIG_INVALID', `${this.#options.executable} speaks interface ${supported.join(', ')}, not ${wanted}: set provider.interfaceVersion to one of those`);
+    }
   }
 
   async create(spec: ComputeSpec): Promise<ComputeInfo> {
@@ -333,6 +343,14 @@ function assertSafeBootstrap(bootstrap: BootstrapInstance): void {
   for (const [what, url] of [['metadata-url', bootstrap['metadata-url']], ['callback-url', bootstrap['callback-url']], ['repo_url', bootstrap.repo_url]] as const) assertSafeUrl(url, what);
   for (const tool of bootstrap.tools) assertSafeUrl(tool.download_url, 'tools download_url');
   if (!/^[A-Za-z0-9_.-]+$/.test(bootstrap['instance-token'])) throw new JitpoolError('JP_INPUT_INVALID', 'instance token is not shell-safe');
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 function parseJson(stdout: string, command: GarmCommand): unknown {
