@@ -54,7 +54,8 @@ export interface ExternalProviderOptions {
  */
 export class ExternalProvider implements Provider {
   readonly kind = 'external';
-  readonly capabilities: ProviderCapabilities = { ownNetwork: true, reportsOnline: true, pushesExit: false };
+  // ownNetwork: whether the operator's machines get one is theirs to know, not jitpool's to promise.
+  readonly capabilities: ProviderCapabilities = { ownNetwork: false, reportsOnline: true, pushesExit: false };
   readonly #options: ExternalProviderOptions;
   readonly #records: ExternalRecords;
   readonly #metadata: MetadataService;
