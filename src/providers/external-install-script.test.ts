@@ -59,7 +59,7 @@ describe('the install script on a (stand-in) machine', { skip, timeout: 120_000 
     const response = await fetch(`${metadata.url}/api/v1/metadata/install-script/`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(response.status, 200);
     const machine = join(root, name);
-    const [home, units, stubs, etc] = ['home', 'units', 'stubs', 'etc'].map((dir) => join(machine, dir));
+    const [home, units, stubs, etc] = ['home', 'units', 'stubs', 'etc'].map((dir) => join(machine, dir)) as [string, string, string, string];
     for (const dir of [home, units, stubs, etc]) mkdirSync(dir, { recursive: true });
     writeFileSync(join(etc, 'passwd'), `${readFileSync('/etc/passwd', 'utf8')}runner:x:1001:1001::/home/runner:/bin/bash\n`);
     writeFileSync(join(etc, 'group'), `${readFileSync('/etc/group', 'utf8')}runner:x:1001:\n`);
