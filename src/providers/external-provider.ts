@@ -3,12 +3,12 @@ import { z } from 'zod';
 import { JitpoolError, assertSafeLabels, describeError, isSafeRunnerName, redact, sleep, type Logger } from '../core/index.ts';
 import { RUNNER_EXIT } from '../runner/index.ts';
 import { runProviderCommand, type CommandResult } from './external-command.ts';
-import { assertSafeUrl } from './external-install-script.ts';
+import { assertSafeBootstrap, buildBootstrap, registrationUrl, serviceName } from './external-bootstrap.ts';
 import { MetadataService, type InstanceReport } from './external-metadata.ts';
 import { startMetadataServer, type MetadataListenOptions, type MetadataServer } from './external-metadata-server.ts';
 import {
-  GARM_COMMANDS, GARM_EXIT, garmArch, providerInstanceListSchema, providerInstanceSchema,
-  type BootstrapInstance, type GarmCommand, type GarmInterfaceVersion, type ProviderInstance, type RunnerTool,
+  GARM_COMMANDS, GARM_EXIT, providerInstanceListSchema, providerInstanceSchema,
+  type GarmCommand, type GarmInterfaceVersion, type ProviderInstance, type RunnerTool,
 } from './external-protocol.ts';
 import { ExternalRecords, type ExternalRecord } from './external-records.ts';
 import type { ComputeInfo, ComputeSpec, Provider, ProviderCapabilities } from './types.ts';
@@ -117,7 +117,7 @@ export class ExternalProvider implements Provider {
       name: spec.runnerName, pool: this.#options.pool, createAttempt: record.createAttempt, labels: spec.labels, jitConfig: spec.jitConfig,
       registrationUrl: registrationUrl(spec.context), serviceName: serviceName(spec.context), tools: this.#options.bootstrap?.tools ?? [], ttlMs: this.#options.metadata.tokenTtlMs,
     });
-    const bootstrap = this.#bootstrap(spec, token, server.url);
+    const bootstrap = buildBootstrap(spec, { token, baseUrl: server.url, pool: this.#options.pool, ...this.#options.bootstrap });
     try {
       assertSafeBootstrap(bootstrap);
     } catch (err) {
@@ -278,31 +278,6 @@ export class ExternalProvider implements Provider {
     return runProviderCommand({ executable: options.executable, command, env, stdin, timeoutMs, killGraceMs: options.killGraceMs ?? 5000 });
   }
 
-  #bootstrap(spec: ComputeSpec, token: string, baseUrl: string): BootstrapInstance {
-    const b = this.#options.bootstrap ?? {};
-    return {
-      name: spec.runnerName,
-      tools: b.tools ?? [],
-      repo_url: registrationUrl(spec.context),
-      'callback-url': `${baseUrl}/api/v1/callbacks`,
-      'metadata-url': `${baseUrl}/api/v1/metadata`,
-      'instance-token': token,
-      'ssh-keys': b.sshKeys ?? [],
-      extra_specs: b.extraSpecs ?? {},
-      'github-runner-group': '',
-      'ca-cert-bundle': null,
-      arch: b.arch ?? garmArch(),
-      os_type: b.osType ?? 'linux',
-      flavor: b.flavor ?? '',
-      image: b.image ?? '',
-      labels: spec.labels,
-      pool_id: this.#options.pool,
-      user_data_options: { disable_updates_on_boot: false, extra_packages: [], enable_boot_debug: false },
-      jit_config_enabled: true,
-      proxy_config: { http_proxy: '', https_proxy: '', no_proxy: '' },
-    };
-  }
-
   #failure(code: 'JP_PROVIDER_CREATE' | 'JP_PROVIDER_DELETE' | 'JP_PROVIDER_UNAVAILABLE', command: GarmCommand, result: CommandResult): JitpoolError {
     const detail = result.stderrTail.split('\n').slice(-3).join(' ').slice(-500);
     return new JitpoolError(code, `${command}: ${this.#options.executable} exited with ${result.exitCode}${detail ? `: ${detail}` : ''}`, { details: { command, exitCode: result.exitCode } });
@@ -335,17 +310,6 @@ export class ExternalProvider implements Provider {
   }
 }
 
-/**
- * garm's providers paste the bootstrap values into their userdata templates between double
- * quotes (garm-provider-common cloudconfig): every value that reaches a template must be inert
- * there. Names and labels were checked on entry; the URLs and the token are checked here.
- */
-function assertSafeBootstrap(bootstrap: BootstrapInstance): void {
-  for (const [what, url] of [['metadata-url', bootstrap['metadata-url']], ['callback-url', bootstrap['callback-url']], ['repo_url', bootstrap.repo_url]] as const) assertSafeUrl(url, what);
-  for (const tool of bootstrap.tools) assertSafeUrl(tool.download_url, 'tools download_url');
-  if (!/^[A-Za-z0-9_.-]+$/.test(bootstrap['instance-token'])) throw new JitpoolError('JP_INPUT_INVALID', 'instance token is not shell-safe');
-}
-
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -375,14 +339,4 @@ function invalidOutput(command: GarmCommand, detail: string | undefined): Jitpoo
 /** A record for compute ListInstances shows but we never recorded (so the reconcile can remove it). */
 function orphanRecord(name: string, options: ExternalProviderOptions): ExternalRecord {
   return { runnerId: name.slice(name.lastIndexOf('-') + 1), runnerName: name, pool: options.pool, controllerId: options.controllerId, createdAtMs: 0, createAttempt: 0, providerId: null, reportedStatus: 'pending', lastError: null };
-}
-
-function registrationUrl(context: Record<string, string>): string {
-  const owner = context.repo_owner ?? context.scope ?? '';
-  return `https://github.com/${owner}${context.repo_name ? `/${context.repo_name}` : ''}`;
-}
-
-function serviceName(context: Record<string, string>): string {
-  const owner = context.repo_owner ?? context.scope ?? 'jitpool';
-  return `actions.runner.${owner}${context.repo_name ? `.${context.repo_name}` : ''}`;
 }
