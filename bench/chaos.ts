@@ -10,10 +10,11 @@ import { configSchema } from '../src/config/index.ts';
 import { median, round, silentLogger } from '../src/core/index.ts';
 import { createProvider, type Provider } from '../src/providers/index.ts';
 import { removeControllerResources } from '../src/providers/docker-test-helpers.ts';
+import { EXAMPLE_EXTERNAL_SCRIPT, externalDemoConfigFile, writeExternalDemoConfig } from '../src/cli/demo-external.ts';
 import { FAKE_RUNNER_IMAGE, FAKE_RUNNER_SCRIPT, ensureFakeRunnerImage, generateWorkload, mulberry32, probeDocker, startSimulator, type FaultSpec } from '../src/sim/index.ts';
 
 /** Where the chaos run's runners run. */
-export type ChaosProvider = 'process' | 'docker';
+export type ChaosProvider = 'process' | 'docker' | 'external';
 
 /** Options of {@link runChaos}. */
 export interface ChaosOptions {
@@ -95,9 +96,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   });
   if (!isScaleSet) sim.setWebhookTarget({ url: `http://127.0.0.1:${port}/webhook`, secret });
   sim.setWorkflowFile('chaos', 'app', '.github/workflows/ci.yml', 'jobs:\n  a:\n    runs-on: [self-hosted, linux]\n');
+  // external: the example garm-protocol script, its metadata listener on a fixed port across restarts (as an operator configures it).
+  if (providerKind === 'external') writeExternalDemoConfig(stateDir, [process.execPath, FAKE_RUNNER_SCRIPT, 'run']);
   const providerConfig = providerKind === 'docker'
     ? { kind: 'docker', image: FAKE_RUNNER_IMAGE, pullPolicy: 'never', cpus: 1, memoryMb: 256, pidsLimit: 256, killGraceSeconds: 3, network: { subnetPool: '10.219.0.0/16', prefixLength: 28 } }
-    : { kind: 'process', command: [process.execPath, FAKE_RUNNER_SCRIPT], killGraceSeconds: 3 };
+    : providerKind === 'external'
+      ? { kind: 'external', command: EXAMPLE_EXTERNAL_SCRIPT, configFile: externalDemoConfigFile(stateDir), killGraceSeconds: 2, timeouts: { create: 30, delete: 30, query: 20 }, metadata: { port: await freePort() } }
+      : { kind: 'process', command: [process.execPath, FAKE_RUNNER_SCRIPT], killGraceSeconds: 3 };
   const config = {
     controllerId,
     github: { apiUrl: sim.url, auth: { kind: 'pat', token: { env: ['CHAOS_TOKEN'] } } },
@@ -243,7 +248,7 @@ if (import.meta.main) {
   };
   const providerIndex = args.indexOf('--provider');
   const provider = providerIndex >= 0 ? args[providerIndex + 1] : 'process';
-  if (provider !== 'process' && provider !== 'docker') throw new Error('--provider must be process or docker');
+  if (provider !== 'process' && provider !== 'docker' && provider !== 'external') throw new Error('--provider must be process, docker or external');
   const intakeIndex = args.indexOf('--intake');
   const intake = intakeIndex >= 0 ? args[intakeIndex + 1] : 'webhook';
   if (intake !== 'webhook' && intake !== 'scale-set') throw new Error('--intake must be webhook or scale-set');

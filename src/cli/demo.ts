@@ -15,6 +15,7 @@ import { hostAddressForMachines, type SandboxKind } from '../providers/index.ts'
 // The fake runner as a VM image (a stand-in of the image pipeline's test recipe).
 import { ensureVmTestImage } from '../providers/vm-test-image.ts';
 import { startRuntime } from './runtime.ts';
+import { externalDemoProvider, writeExternalDemoConfig } from './demo-external.ts';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -68,7 +69,7 @@ export interface DemoOptions {
 }
 
 /** The providers the demo can run on. */
-export type DemoProviderKind = 'process' | 'docker' | 'nspawn' | 'vm';
+export type DemoProviderKind = 'process' | 'docker' | 'nspawn' | 'vm' | 'external';
 
 /** How the demo's pools learn about jobs. */
 export type DemoIntake = 'webhook' | 'scale-set';
@@ -172,7 +173,9 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
           }
         : options.provider === 'vm'
           ? { kind: 'vm' as const, image: options.vm!.image, accel: options.vm!.accel, cpus: 1, memoryMb: 512, killGraceSeconds: 2, workRoot: join(stateDir, 'vm') }
-          : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5, sandbox: options.sandbox ?? 'bwrap' };
+          : options.provider === 'external'
+            ? externalDemoProvider(stateDir)
+            : { kind: 'process' as const, command: [process.execPath, FAKE_RUNNER], killGraceSeconds: 5, sandbox: options.sandbox ?? 'bwrap' };
   const isScaleSet = options.intake === 'scale-set';
   // In scale-set mode GitHub assigns jobs to the pools' sets: no webhook endpoint, no poller.
   const intake = { mode: options.intake ?? 'webhook' };
@@ -202,7 +205,7 @@ export function demoConfig(apiUrl: string, stateDir: string, options: DemoConfig
  * built first if it is missing). A unique controller id keeps concurrent demos on one engine apart.
  */
 async function prepareProvider(kind: DemoProviderKind, accel: 'kvm' | 'tcg' | 'auto'): Promise<{ simHost: string; advertiseHost?: string; controllerId: string; nspawnImage?: string; vm?: DemoConfigOptions['vm'] }> {
-  if (kind === 'process') return { simHost: '127.0.0.1', controllerId: 'demo' };
+  if (kind === 'process' || kind === 'external') return { simHost: '127.0.0.1', controllerId: 'demo' };
   if (kind === 'nspawn') {
     // The test image (the fake runner, no debootstrap), built once and kept; machines on private networks reach the simulator at a host address.
     const nspawnImage = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'jitpool', 'images', 'demo-test');
@@ -242,6 +245,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport & { stat
     prettyDestination: stderrLine,
     destination: stderrLine ?? pino.destination({ fd: 2, sync: false }),
   });
+  if (providerKind === 'external') writeExternalDemoConfig(stateDir, [process.execPath, FAKE_RUNNER, 'run']);
   const sim = await startSimulator({ host: simHost, advertiseHost, offlineAfterMs: 5000, seed: options.seed, faults: demoFaults(options) });
   for (const repo of REPOS) sim.setWorkflowFile(ORG, repo, '.github/workflows/ci.yml', DEMO_WORKFLOW);
   const token = `demo_${randomBytes(16).toString('hex')}`;
@@ -379,7 +383,7 @@ export function registerDemoCommand(program: Command): void {
     .description('Run the embedded demo: GitHub simulator + controller + a provider (process or docker), with a seeded workload, then a report.')
     .option('--jobs <n>', 'jobs to submit', (v) => positiveInt(v, '--jobs'), 200)
     .option('--seed <n>', 'workload seed (same seed, same workload)', (v) => positiveInt(v, '--seed'), 1)
-    .option('--provider <kind>', 'where runners run: process, docker (needs a Docker engine; builds the local test image if missing), nspawn (root + systemd-nspawn; builds the nspawn test image) or vm (QEMU; builds the fake-runner VM image if missing)', demoProvider, 'process')
+    .option('--provider <kind>', 'where runners run: process, docker (needs a Docker engine; builds the local test image if missing), nspawn (root + systemd-nspawn; builds the nspawn test image) vm (QEMU; builds the fake-runner VM image if missing) or external (the example garm-protocol script, examples/external/)', demoProvider, 'process')
     .option('--accel <kind>', 'with --provider vm: tcg (software emulation, works everywhere), kvm or auto', demoAccel, 'tcg')
     .option('--json', 'print exactly one JSON object (the report) on stdout')
     .option('--keep-state', 'keep the temporary state directory')
@@ -443,8 +447,8 @@ function demoIntake(value: string): DemoIntake {
 }
 
 function demoProvider(value: string): DemoProviderKind {
-  if (value === 'process' || value === 'docker' || value === 'nspawn' || value === 'vm') return value;
-  throw new InvalidArgumentError(`--provider must be process, docker, nspawn or vm, got ${JSON.stringify(value)}`);
+  if (value === 'process' || value === 'docker' || value === 'nspawn' || value === 'vm' || value === 'external') return value;
+  throw new InvalidArgumentError(`--provider must be process, docker, nspawn, vm or external, got ${JSON.stringify(value)}`);
 }
 
 function demoAccel(value: string): 'kvm' | 'tcg' | 'auto' {

@@ -281,8 +281,52 @@ const vmProvider = z
   })
   .strict();
 
+/** The operator's own command, speaking garm's external-provider protocol (docs/providers/external.md). */
+const externalProvider = z
+  .object({
+    kind: z.literal('external'),
+    /** The executable (a garm provider binary or a script), run with no arguments; the operation is in GARM_COMMAND. @example /usr/local/bin/garm-provider-lxd */
+    command: absolutePath,
+    /** GARM_PROVIDER_CONFIG_FILE: the provider's own configuration (its credentials live there, not in jitpool's config). */
+    configFile: absolutePath,
+    /** GARM_INTERFACE_VERSION. @default v0.1.1 */
+    interfaceVersion: z.enum(['v0.1.0', 'v0.1.1']).default('v0.1.1'),
+    /** Extra environment for the command (no secrets). @default {} */
+    env: z.record(envName, z.string()).default({}),
+    /** Hard deadlines in seconds; at a deadline the command's process group is killed. @default { create: 300, delete: 300, query: 60 } */
+    timeouts: z
+      .object({ create: seconds.default(300), delete: seconds.default(300), query: seconds.default(60) })
+      .strict()
+      .default({ create: 300, delete: 300, query: 60 }),
+    /** Seconds between SIGTERM and SIGKILL of a command that passed its deadline. @default 5 */
+    killGraceSeconds: seconds.default(5),
+    /** Further attempts of a failed query or delete (creates are retried by the controller). @default 2 */
+    retries: z.number().int().min(0).max(10).default(2),
+    /** The listener instances call back to (metadata-url, callback-url). One port per external pool. */
+    metadata: z
+      .object({
+        /** Address to bind; instances must reach it (a bridge address for local VMs, 0.0.0.0 behind a firewall). @default 127.0.0.1 */
+        host: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, { message: 'a host name or IP address' }).default('127.0.0.1'),
+        /** Port; 0 picks a free one (only useful when instances run on this host). @default 0 */
+        port: z.number().int().min(0).max(65535).default(0),
+        /** Base URL given to instances when the bound address is not what they reach. @example http://10.10.0.1:9997 */
+        publicUrl: z.string().regex(/^https?:\/\/[A-Za-z0-9.:[\]-]+(:\d+)?\/?$/, { message: 'a base URL such as http://10.10.0.1:9997' }).optional(),
+        /** Lifetime of an instance token; keep it above the pool's bootTimeoutSeconds. @default 900 */
+        tokenTtlSeconds: seconds.default(900),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 0, tokenTtlSeconds: 900 }),
+    /** Bootstrap parameters passed through to the provider (garm's pool image, flavor and extra_specs). */
+    image: z.string().max(512).default(''),
+    flavor: z.string().max(256).default(''),
+    extraSpecs: z.record(z.string(), z.unknown()).default({}),
+    /** The runner package listed in `tools` for providers that install the runner on boot (garm's userdata does). */
+    runner: runnerPackageSchema.optional(),
+  })
+  .strict();
+
 /** Provider settings; `kind` picks the provider. Other kinds are added by later issues. */
-const providerSchema = z.discriminatedUnion('kind', [processProvider, dockerProvider, nspawnProvider, vmProvider]);
+const providerSchema = z.discriminatedUnion('kind', [processProvider, dockerProvider, nspawnProvider, vmProvider, externalProvider]);
 
 const repoScope = z.object({ kind: z.literal('repo'), owner, repo }).strict();
 const orgScope = z.object({ kind: z.literal('org'), org: owner }).strict();

@@ -1,9 +1,11 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from '../core/index.ts';
 import type { ProviderConfig } from '../config/index.ts';
 import { resolveDockerEndpoint } from './docker-engine.ts';
 import { DockerProvider } from './docker-provider.ts';
 import { NspawnProvider } from './nspawn-provider.ts';
+import { ExternalProvider } from './external-provider.ts';
+import { resolveRunnerPackageSpec } from '../runner/index.ts';
 import { ProcessProvider } from './process-provider.ts';
 import { VmProvider } from './vm-provider.ts';
 import type { Provider } from './types.ts';
@@ -82,5 +84,29 @@ export function createProvider(config: ProviderConfig, context: ProviderContext)
         qemuBinary: config.qemuBinary,
         logger: context.logger,
       });
+    case 'external': {
+      const tool = config.runner ? resolveRunnerPackageSpec(config.runner) : null;
+      return new ExternalProvider({
+        controllerId: context.controllerId,
+        pool: context.pool,
+        executable: config.command,
+        configFile: config.configFile,
+        interfaceVersion: config.interfaceVersion,
+        env: config.env,
+        timeouts: { createMs: config.timeouts.create * 1000, deleteMs: config.timeouts.delete * 1000, queryMs: config.timeouts.query * 1000 },
+        killGraceMs: config.killGraceSeconds * 1000,
+        retries: config.retries,
+        recordDir: join(context.stateDir, 'external', context.pool),
+        metadata: { host: config.metadata.host, port: config.metadata.port, publicUrl: config.metadata.publicUrl, tokenTtlMs: config.metadata.tokenTtlSeconds * 1000 },
+        bootstrap: {
+          image: config.image,
+          flavor: config.flavor,
+          extraSpecs: config.extraSpecs,
+          tools: tool ? [{ os: 'linux', architecture: tool.arch, download_url: tool.url, filename: basename(new URL(tool.url).pathname), sha256_checksum: tool.sha256 }] : [],
+        },
+        path: context.env?.PATH,
+        logger: context.logger,
+      });
+    }
   }
 }

@@ -7,6 +7,8 @@ export { DockerProvider, type DockerProviderOptions } from './docker-provider.ts
 export { DOCKER_LABELS, resolveDockerEndpoint, describeEndpoint, type DockerEndpoint } from './docker-engine.ts';
 export { pickSubnet, subnetsOverlap } from './docker-network.ts';
 export { VmProvider, type VmProviderOptions } from './vm-provider.ts';
+export { ExternalProvider, type ExternalProviderOptions } from './external-provider.ts';
+export { GARM_COMMANDS, GARM_EXIT, GARM_INTERFACE_VERSIONS, type BootstrapInstance, type ProviderInstance } from './external-protocol.ts';
 export { createProvider, type ProviderContext } from './create-provider.ts';
 export { NspawnProvider, type NspawnProviderOptions } from './nspawn-provider.ts';
 export { hostAddressForMachines } from './nspawn-network.ts';
