@@ -246,7 +246,7 @@ pools:
     ['pools[0].lables', 'unknown field "lables"; did you mean "labels"?'],
     ['pools[0].provider.comand', 'unknown field "comand"; did you mean "command"?'],
     ['pools[0].maxx', 'unknown field "maxx"; did you mean "max"?'],
-    ['pools[1].provider.kind', '"dockr" is not one of "process", "docker"; did you mean "docker"?'],
+    ['pools[1].provider.kind', '"dockr" is not one of "process", "docker", "nspawn", "vm", "external"; did you mean "docker"?'],
   ]);
   // Nothing close: no guess, and the missing field is still reported.
   const far = problemsOf(MINIMAL.replace('labels: [self-hosted, linux]', 'zzzzzz: [self-hosted, linux]'));
