@@ -16,6 +16,7 @@ export function registerImageBuildCommand(image: Command): void {
     .option('--test', "build the test image (the simulator's fake runner, no debootstrap) instead of a recipe")
     .option('-c, --config <file>', "build the image of every nspawn pool with a `recipe` in this config, into the pool's `image`")
     .option('--pool <name>', 'with --config: only this pool')
+    .option('--vm', "also make the vm provider's files from the root: disk.img (ext4), vmlinux and initrd.img (Debian's kernel, fetched with apt-get download, never installed)")
     .option('--json', 'print the manifest as JSON')
     .option('--log-level <level>', 'progress log level (stderr)', 'info')
     .addHelpText(
@@ -35,15 +36,16 @@ Example recipe (debian.yaml):
 Examples:
   $ jitpool image build debian.yaml --out /var/lib/jitpool/images/debian
   $ jitpool image build -c /etc/jitpool/jitpool.yaml          # every nspawn pool's provider.recipe → provider.image
+  $ jitpool image build debian.yaml --vm --out /var/lib/jitpool/images/debian   # also for vm pools
   $ jitpool image build --test --out /var/lib/jitpool/images/test`,
     )
-    .action(async (recipeFile: string | undefined, opts: { out?: string; test?: boolean; config?: string; pool?: string; json?: boolean; logLevel: string }) => {
+    .action(async (recipeFile: string | undefined, opts: { out?: string; test?: boolean; config?: string; pool?: string; vm?: boolean; json?: boolean; logLevel: string }) => {
       await runCommand(opts.json, async () => {
         const jobs = imageJobs(recipeFile, opts);
         if (process.getuid?.() !== 0) throw new JitpoolError('JP_INPUT_INVALID', 'jitpool image build needs root (debootstrap, file ownership of the runner user)');
         const logger = createLogger({ level: opts.logLevel, pretty: process.stderr.isTTY === true, prettyFd: 2, destination: pino.destination({ fd: 2, sync: true }) });
         const results: BuiltImage[] = [];
-        for (const job of jobs) results.push(await buildImage(job.recipe, { outDir: resolve(job.outDir), logger }));
+        for (const job of jobs) results.push(await buildImage(job.recipe, { outDir: resolve(job.outDir), logger, vm: opts.vm === true }));
         if (opts.json) {
           const views = results.map((built) => ({ dir: built.dir, rootfs: built.rootfs, isFresh: built.isFresh, manifest: built.manifest }));
           printJson(views.length === 1 && !opts.config ? { ok: true, ...views[0] } : { ok: true, images: views });

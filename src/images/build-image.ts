@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { JitpoolError, writeFileAtomic, type Logger } from '../core/index.ts';
 import { assembleDebianRootfs } from './debian-rootfs.ts';
 import { TEST_RECIPE, type ImageRecipe } from './recipe.ts';
+import { VM_ARTIFACT_FILES, buildVmArtifacts, type VmArtifactsOptions } from './vm-artifacts.ts';
 import { GUEST_AGENT_SCRIPT, installAgent } from './rootfs-common.ts';
 import { PROJECT_ROOT, assembleTestRootfs, resolveTestImageInputs } from './test-rootfs.ts';
 
@@ -46,6 +47,17 @@ export interface BuildImageOptions {
   logger: Logger;
   /** Where runner archives are cached. @default <outDir>/../.runner-cache */
   runnerCacheDir?: string;
+  /** Also make the `vm` provider's files from the root (disk.img, vmlinux, initrd.img); up to date when `vm.json` names this root. */
+  vm?: boolean | VmArtifactsOptions;
+}
+
+/** `vm.json` of an image directory: which root the VM files were made from. */
+export interface VmManifest {
+  inputDigest: string;
+  rootfsDir: string;
+  kernelVersion: string;
+  sizes: { diskBytes: number; kernelBytes: number; initrdBytes: number };
+  buildSeconds: number;
 }
 
 const inFlight = new Map<string, Promise<BuiltImage>>();
@@ -65,7 +77,40 @@ export async function buildImage(recipe: ImageRecipe, options: BuildImageOptions
     pending = build(recipe, { ...options, outDir }).finally(() => inFlight.delete(outDir));
     inFlight.set(outDir, pending);
   }
-  return pending;
+  const built = await pending;
+  if (options.vm) await ensureVmFiles(built, options.vm === true ? {} : options.vm, options.logger);
+  return built;
+}
+
+/**
+ * The VM files of an image, made from its root when `vm.json` does not name that root. They are
+ * made in a scratch directory and renamed into place: a VM already running keeps the disk it
+ * opened, new VMs get the new one.
+ */
+async function ensureVmFiles(built: BuiltImage, vmOptions: VmArtifactsOptions, logger: Logger): Promise<void> {
+  const file = join(built.dir, 'vm.json');
+  try {
+    const current = JSON.parse(readFileSync(file, 'utf8')) as VmManifest;
+    if (current.inputDigest === built.manifest.inputDigest && current.rootfsDir === built.manifest.rootfsDir && Object.values(VM_ARTIFACT_FILES).every((name) => existsSync(join(built.dir, name)))) return;
+  } catch {
+    // No VM files yet.
+  }
+  const log = logger.child({ component: 'images', image: built.manifest.name });
+  const startedAt = performance.now();
+  const scratch = join(built.dir, `.vm-${randomBytes(4).toString('hex')}`);
+  try {
+    const made = await buildVmArtifacts(built.rootfs, scratch, { ...vmOptions, log: vmOptions.log ?? ((line) => log.info(line)) });
+    for (const name of Object.values(VM_ARTIFACT_FILES)) await rename(join(scratch, name), join(built.dir, name));
+    const vm: VmManifest = {
+      inputDigest: built.manifest.inputDigest, rootfsDir: built.manifest.rootfsDir, kernelVersion: made.kernelVersion,
+      sizes: { diskBytes: made.diskBytes, kernelBytes: made.kernelBytes, initrdBytes: made.initrdBytes },
+      buildSeconds: Math.round((performance.now() - startedAt) / 100) / 10,
+    };
+    await writeFileAtomic(file, `${JSON.stringify(vm, null, 2)}\n`, 0o644);
+    log.info({ kernelVersion: made.kernelVersion, diskBytes: made.diskBytes, buildSeconds: vm.buildSeconds }, 'VM files built');
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 /** Builds (or finds up to date) the test image in `outDir`. */
