@@ -63,8 +63,13 @@ describe('jitpool runner once', () => {
     const both = await runCli(['runner', 'once', ...flags, '--labels', 'a', '--auto-labels', '--json'], { GH_PAT: TOKEN });
     assert.equal(both.code, 2);
     assert.match((JSON.parse(both.stdout) as { error: { message: string } }).error.message, /--labels or --auto-labels/);
-    const noDigest = await runCli(['runner', 'once', ...flags.filter((f, i, all) => f !== '--runner-sha256' && all[i - 1] !== '--runner-sha256'), '--labels', 'a', '--json'], { GH_PAT: TOKEN });
-    assert.match((JSON.parse(noDigest.stdout) as { error: { message: string } }).error.message, /runner\.sha256/);
+    const withoutDigest = flags.filter((f, i, all) => f !== '--runner-sha256' && all[i - 1] !== '--runner-sha256');
+    // No digest for the pinned version: the one jitpool ships is used (and this test's stand-in package fails it).
+    const shipped = await runCli(['runner', 'once', ...withoutDigest, '--labels', 'a', '--json'], { GH_PAT: TOKEN });
+    assert.equal((JSON.parse(shipped.stdout) as { error: { code: string } }).error.code, 'JP_RUNNER_CHECKSUM');
+    // No digest for a version jitpool does not ship: the error says where to find it.
+    const noDigest = await runCli(['runner', 'once', ...withoutDigest, '--runner-version', '2.331.0', '--labels', 'a', '--json'], { GH_PAT: TOKEN });
+    assert.match((JSON.parse(noDigest.stdout) as { error: { message: string } }).error.message, /runner\.sha256: jitpool does not ship the digest of actions-runner-linux-x64-2\.331\.0\.tar\.gz/);
     const badDigest = await runCli(['runner', 'once', ...flags.map((f) => (/^[0-9a-f]{64}$/.test(f) ? 'f'.repeat(64) : f)), '--labels', 'a', '--json'], { GH_PAT: TOKEN });
     assert.equal((JSON.parse(badDigest.stdout) as { error: { code: string } }).error.code, 'JP_RUNNER_CHECKSUM');
   });
