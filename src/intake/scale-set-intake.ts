@@ -1,28 +1,13 @@
-import { JitpoolError, isJitpoolError, type Clock, type Logger } from '../core/index.ts';
+import { JitpoolError, isJitpoolError } from '../core/index.ts';
 import type { PoolRegistrar } from '../controller/index.ts';
 import type { ScaleSetClient } from '../github/index.ts';
-import type { Store } from '../store/index.ts';
-import { ScaleSetListener, type ScaleSetListenerStatus, type ScaleSetPool } from './scale-set-listener.ts';
-import type { ScaleSetMemory } from './scale-set-memory.ts';
+import { ScaleSetListener, type ScaleSetListenerOptions, type ScaleSetListenerStatus, type ScaleSetPool } from './scale-set-listener.ts';
 
-/** Options of {@link ScaleSetIntake}. */
-export interface ScaleSetIntakeOptions {
+/** Options of {@link ScaleSetIntake}: those of each pool's {@link ScaleSetListener}, for every pool in scale-set mode. */
+export type ScaleSetIntakeOptions = Omit<ScaleSetListenerOptions, 'pool' | 'client'> & {
   /** The pools in scale-set mode, each with the client of its scope. */
   pools: ReadonlyArray<ScaleSetPool & { client: ScaleSetClient }>;
-  store: Store;
-  memory: ScaleSetMemory;
-  /** Session owner name (the host). */
-  ownerName: string;
-  logger: Logger;
-  clock: Clock;
-  onChange: (pool: string) => void;
-  /** @default 10 */
-  sessionAttempts?: number;
-  /** @default 30000 */
-  sessionRetryDelayMs?: number;
-  /** @default 1000 */
-  errorBackoffMs?: number;
-}
+};
 
 /**
  * The scale-set intake of every pool in `intake.mode: scale-set`: one listener per pool, the
@@ -37,10 +22,8 @@ export class ScaleSetIntake {
 
   constructor(options: ScaleSetIntakeOptions) {
     for (const pool of options.pools) {
-      const listener = new ScaleSetListener({
-        pool, client: pool.client, store: options.store, memory: options.memory, ownerName: options.ownerName, logger: options.logger, clock: options.clock,
-        onChange: options.onChange, sessionAttempts: options.sessionAttempts, sessionRetryDelayMs: options.sessionRetryDelayMs, errorBackoffMs: options.errorBackoffMs,
-      });
+      const { pools: _pools, ...shared } = options;
+      const listener = new ScaleSetListener({ ...shared, pool, client: pool.client });
       this.#listeners.set(pool.name, { listener, client: pool.client });
     }
   }
